@@ -1,0 +1,5 @@
+import sys
+
+from npmk.cli import main
+
+sys.exit(main())

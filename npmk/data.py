@@ -1,0 +1,143 @@
+"""The data registry: every external file the book reads, by public URL and sha256.
+
+Files are fetched with :mod:`pooch` into a cache (``$NPMK_CACHE/data``, default
+``~/.cache/npmk/data``) and hash-checked on every fetch.  When the environment
+variable ``NPMK_MIRROR`` names a directory laid out as
+``raw.githubusercontent.com/<owner>/<repo>/<commit>/<path>`` (the public raw URL
+minus ``https://``), files are copied from there instead of downloaded; the hash
+check is the same.  Nothing fetched here is committed to the project.
+
+Registry keys are ``<repo>/<path>``, e.g.
+``pythia/evals/pythia-v1/pythia-70m/zero-shot/70m_step1000.json``; the hashes
+live in ``registry.txt`` beside this file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pooch
+
+__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "keys", "url", "cache_dir"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One public repository the book reads files from, pinned to a commit."""
+
+    owner: str
+    repo: str
+    commit: str
+    licence: str
+    citation: str
+
+
+SOURCES: dict[str, Source] = {
+    "pythia": Source(
+        owner="EleutherAI",
+        repo="pythia",
+        commit="a19eecb807ec2c79a39ebf18108816e6ffffc1d5",
+        licence="Apache-2.0",
+        citation=(
+            "Biderman et al. (2023), Pythia: A Suite for Analyzing Large Language "
+            "Models Across Training and Scaling, ICML 2023, arXiv:2304.01373"
+        ),
+    ),
+    "NPM-Weibull-public": Source(
+        owner="tiexinding",
+        repo="NPM-Weibull-public",
+        commit="213fd40575fa23ff629a6010c96bbdc78bc88362",
+        licence="CC-BY-4.0",
+        citation=(
+            "Ding (2026), A Two-Parameter Weibull Framework for Diagnosing "
+            "Transformer Weight Distributions, arXiv:2605.18898; and Ding (2026), "
+            "Weibull Weight-Scale Parameter Evolution under AdamW Training Dynamics"
+        ),
+    ),
+}
+
+MIRROR_ENV = "NPMK_MIRROR"
+
+pooch.get_logger().setLevel("WARNING")  # a fetch per file would otherwise log a line to stderr
+
+
+class MissingDataError(FileNotFoundError):
+    """A registered file could be neither downloaded nor found in a mirror."""
+
+
+def cache_dir() -> Path:
+    """Root of npmk's caches: ``$NPMK_CACHE`` or ``~/.cache/npmk``."""
+    return Path(os.environ.get("NPMK_CACHE", Path.home() / ".cache" / "npmk")).expanduser()
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, str]:
+    entries = {}
+    for line in (Path(__file__).with_name("registry.txt")).read_text().splitlines():
+        if line.strip():
+            key, digest = line.split()
+            entries[key] = digest
+    return entries
+
+
+def keys(prefix: str = "") -> list[str]:
+    """Registered keys starting with ``prefix``, sorted."""
+    return sorted(k for k in _registry() if k.startswith(prefix))
+
+
+def _split(key: str) -> tuple[Source, str]:
+    if key not in _registry():
+        raise KeyError(f"{key!r} is not in the npmk data registry (npmk/registry.txt)")
+    repo, path = key.split("/", 1)
+    return SOURCES[repo], path
+
+
+def url(key: str) -> str:
+    """The public URL of a registered file."""
+    src, path = _split(key)
+    return f"https://raw.githubusercontent.com/{src.owner}/{src.repo}/{src.commit}/{path}"
+
+
+def _mirror_downloader(mirror: Path):
+    def download(file_url: str, output_file: str, _pooch) -> None:
+        local = mirror / file_url.removeprefix("https://")
+        if not local.is_file():
+            raise MissingDataError(f"{local} is not in the mirror {mirror} (set by {MIRROR_ENV})")
+        shutil.copyfile(local, output_file)
+
+    return download
+
+
+def fetch(key: str) -> Path:
+    """Local path of a registered file, fetched and sha256-checked on first use.
+
+    Raises :class:`MissingDataError` naming the file, its URL and ``NPMK_MIRROR``
+    when neither the network nor a mirror provides it.
+    """
+    src, path = _split(key)
+    target = cache_dir() / "data" / key
+    mirror = os.environ.get(MIRROR_ENV)
+    downloader = _mirror_downloader(Path(mirror).expanduser()) if mirror else None
+    try:
+        return Path(
+            pooch.retrieve(
+                url(key),
+                known_hash=_registry()[key],
+                fname=target.name,
+                path=target.parent,
+                downloader=downloader,
+                progressbar=False,
+            )
+        )
+    except ValueError:  # pooch's hash mismatch: never hand out a file we can't vouch for
+        raise
+    except Exception as exc:  # network down, DNS failure, mirror lacks the file
+        raise MissingDataError(
+            f"cannot fetch {key} ({url(key)}): {exc}. Without internet, point "
+            f"{MIRROR_ENV} at a directory holding raw.githubusercontent.com/"
+            f"{src.owner}/{src.repo}/{src.commit}/{path}"
+        ) from exc
