@@ -1,0 +1,83 @@
+"""Phase detection on synthetic λ trajectories and the equilibrium bookkeeping."""
+
+import numpy as np
+import pytest
+
+from npmk.trajectory import (
+    decay_horizon,
+    decay_timescale,
+    detect_phases,
+    equilibrium_ratio,
+    layer_of,
+    phase_table,
+)
+
+
+def _rise_peak_relax(steps: np.ndarray, t_peak: float) -> np.ndarray:
+    """λ0 = 0.018 rising to ~0.06 near t_peak, relaxing to a 0.04 floor (log-normal bump + floor)."""
+    x = np.log(steps / t_peak)
+    floor = 0.018 + 0.022 / (1 + np.exp(-3 * (np.log(steps) - np.log(t_peak / 3))))
+    return floor + 0.025 * np.exp(-x**2 / 0.5) * (steps > 1)
+
+
+def test_detects_rise_peak_relax_floor():
+    steps = np.unique(np.concatenate([2 ** np.arange(10), np.arange(1000, 60001, 1000)]))
+    lam = _rise_peak_relax(steps, 8000)
+    ph = detect_phases(steps, lam)
+    assert ph.peak_step == steps[np.argmax(lam)]
+    assert abs(np.log(ph.peak_step / 8000)) < 0.2
+    assert ph.relaxed and ph.floor_reached
+    assert ph.onset_step < ph.peak_step < ph.floor_step
+    assert ph.floor_value == pytest.approx(0.040, rel=0.03)
+    order = [list(ph.labels).index(p) for p in ("init", "rise", "peak", "relax", "floor")]
+    assert order == sorted(order)
+
+
+def test_monotone_rise_has_terminal_peak_and_no_floor():
+    steps = np.arange(100, 5001, 100)
+    lam = 0.02 + 0.03 * (1 - np.exp(-steps / 2000))
+    ph = detect_phases(steps, lam)
+    assert ph.peak_step == 5000 and not ph.relaxed
+    assert ph.floor_step is None and np.isnan(ph.floor_value)
+    assert "relax" not in ph.labels and "floor" not in ph.labels
+
+
+def test_run_stopped_mid_relaxation_has_no_floor():
+    steps = np.arange(250, 5001, 250)
+    lam = np.interp(steps, [0, 2000, 5000], [0.02, 0.05, 0.025])  # still falling 8% per snapshot at the end
+    ph = detect_phases(steps, lam)
+    assert ph.relaxed and not ph.floor_reached
+
+
+def test_phase_table_per_group():
+    steps = np.unique(np.concatenate([2 ** np.arange(10), np.arange(1000, 60001, 1000)]))
+    import pandas as pd
+
+    rows = [pd.DataFrame({"step": steps, "lam": _rise_peak_relax(steps, tp), "name": f"L{i}"})
+            for i, tp in enumerate((4000, 16000))]
+    tab = phase_table(pd.concat(rows), by="name")
+    assert list(tab["name"]) == ["L0", "L1"]
+    assert tab["peak_step"].iloc[0] < tab["peak_step"].iloc[1]
+
+
+def test_bad_trajectories_raise():
+    with pytest.raises(ValueError, match="increasing"):
+        detect_phases([1, 3, 2], [0.1, 0.2, 0.1])
+    with pytest.raises(ValueError, match="positive"):
+        detect_phases([1, 2, 3], [0.1, -0.2, 0.1])
+
+
+def test_equilibrium_bookkeeping():
+    assert decay_timescale(1e-3, 0.01) == pytest.approx(1e5)
+    lr = np.full(20000, 1e-3)
+    assert decay_horizon(lr, 0.01) == pytest.approx(0.2)
+    r = equilibrium_ratio([-2.0, -1.0, -0.5], [0.1, 0.1, 0.1], [1.1, 1.1, 1.1])
+    assert r[0] > 1 and r[1] == pytest.approx(1.0) and r[2] < 1
+    with pytest.raises(ValueError, match="decay"):
+        equilibrium_ratio([-1.0], [0.0], [0.0])
+
+
+def test_layer_of():
+    assert layer_of("gpt_neox.layers.3.mlp.dense_h_to_4h.weight") == 3
+    assert layer_of("model.layers.11.self_attn.q_proj.weight") == 11
+    assert layer_of("gpt_neox.embed_in.weight") is None
