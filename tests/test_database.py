@@ -1,0 +1,117 @@
+"""DATABASE_v9_1 numbers recomputed from the registry file against paper 001 and GUIDE §4."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from npmk import database as D
+
+
+@pytest.fixture(scope="module")
+def db():
+    # CI sets NPMK_MIRROR; without it the registry downloads the file
+    return D.load()
+
+
+def test_ffn_band_matches_guide_and_paper(db):
+    band = D.ffn_band(db)
+    assert band.n == 12
+    # GUIDE §4 at printed precision
+    assert round(band.lo, 4) == 1.1872
+    assert round(band.hi, 4) == 1.2039
+    assert round(100 * band.cv, 2) == 0.48
+    # paper 001: [1.186, 1.204] and CV 0.51% (within 0.05 points)
+    assert 1.186 <= band.lo and band.hi <= 1.204
+    assert abs(100 * band.cv - 0.51) < 0.05
+
+
+def test_lambda_scaling_matches_guide_and_paper(db):
+    sc = D.lambda_scaling(db, "Pythia")
+    assert sc.n == 5
+    assert round(sc.r, 3) == 0.941 and round(sc.r, 2) == 0.94
+    assert round(sc.slope, 4) == 0.0854
+    assert abs(sc.slope - 0.087) < 0.002
+
+
+def test_saturation_scheme_reproduces_published_states(db):
+    for entry, row in db.iterrows():
+        ratio = D.t_over_tau(row["T_steps"], row["eta_peak"], row["lambda_wd"])
+        # the CSV prints T/τ to 3 decimals, from a τ rounded to whole steps
+        assert abs(ratio - row["T_over_tau"]) <= max(5e-4, 2e-3 * ratio), entry
+        assert D.saturation_state(ratio) == row["Physical_State"], entry
+    assert D.tau(1e-3, 0.01) == pytest.approx(1e5)
+
+
+def test_saturation_edges():
+    assert D.saturation_state(1.0) == "Saturated"
+    assert D.saturation_state(0.999) == "Near-saturated"
+    assert D.saturation_state(0.25) == "Approaching"
+    assert D.saturation_state(0.2) == "Transition"
+    with pytest.raises(ValueError):
+        D.saturation_state(float("nan"))
+    with pytest.raises(ValueError):
+        D.t_over_tau(100, 0.0, 0.1)
+
+
+def test_selection_severity_tracks_storage(db):
+    diag = D.diagnose_entries(db)
+    assert set(diag.loc[["olmo-1-7b", "olmo-2-7b"], "severity"]) == {"deep"}
+    gqa = diag[diag["attention"] == "GQA"]
+    assert set(gqa["severity"]) == {"mild"}
+    assert diag.loc["pythia-70m", "severity"] == "moderate"
+    # Transmission median stays near the anchor everywhere except OLMo-1 (W_o at 1.04)
+    assert (diag.drop(index="olmo-1-7b")["k_transmission"].between(1.18, 1.21)).all()
+
+
+def test_attention_labels(db):
+    assert list(db["attention"].unique()) == ["MHA", "GQA"]
+    assert db["merged_qkv"].sum() == 5
+    with pytest.raises(ValueError):
+        D.attention_of_entry("linear-attention")
+
+
+def _toy_db(rows):
+    cols = {f"k_median_{k}": math.nan for k in D.KINDS}
+    return pd.DataFrame([{**cols, **r} for r in rows]).set_index("entry_id")
+
+
+def test_nearest_ties_are_deterministic():
+    rows = [
+        {"entry_id": "zeta", "k_median_o": 1.19, "k_median_q": 1.10},
+        {"entry_id": "alpha", "k_median_o": 1.19, "k_median_q": 1.10},
+        {"entry_id": "mid", "k_median_o": 1.17, "k_median_q": 1.10},
+    ]
+    user = {"o": 1.18, "q": 1.10}
+    first = D.nearest(user, _toy_db(rows))
+    second = D.nearest(user, _toy_db(rows[::-1]))
+    # alpha, mid and zeta are all 0.01/√2 away: equal distance, broken by entry_id
+    assert list(first["entry_id"]) == ["alpha", "mid", "zeta"]
+    assert list(second["entry_id"]) == ["alpha", "mid", "zeta"]
+    assert first["distance"].iloc[0] == pytest.approx(0.01 / math.sqrt(2))
+
+
+def test_nearest_uses_every_shared_kind_and_prefers_coverage():
+    rows = [
+        # shares only 'o' with the user, and matches it exactly
+        {"entry_id": "one_kind", "k_median_o": 1.19},
+        # shares q, k, o, up: close but not exact
+        {"entry_id": "all_kinds", "k_median_o": 1.18, "k_median_q": 1.12,
+         "k_median_k": 1.12, "k_median_up": 1.19},
+        {"entry_id": "nothing", "k_median_qkv": 1.1},
+    ]
+    user = {"o": 1.19, "q": 1.13, "k": 1.11, "up": 1.20, "embed": 0.5}
+    out = D.nearest(user, _toy_db(rows)).set_index("entry_id")
+    assert out.loc["all_kinds", "rank"] == 1
+    assert out.loc["all_kinds", "shared"] == "q,k,o,up"
+    assert out.loc["all_kinds", "distance"] == pytest.approx(0.01)
+    assert out.loc["one_kind", "distance"] == 0.0
+    assert out.loc["one_kind", "rank"] == 2
+    assert math.isnan(out.loc["nothing", "distance"]) and out.loc["nothing", "rank"] == 3
+    with pytest.raises(ValueError):
+        D.nearest({"embed": 1.0}, _toy_db(rows))
+
+
+def test_kind_medians_from_per_tensor_rows():
+    t = pd.DataFrame({"kind": ["o", "o", "o", "embed", "ffn_in"], "k": [1.1, 1.3, 1.2, 0.9, 1.19]})
+    assert D.kind_medians(t) == {"ffn_in": 1.19, "o": 1.2}
