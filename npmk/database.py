@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from npmk import data
+from npmk import data, skeleton
 
 __all__ = [
     "DATABASE_KEY", "KINDS", "FFN_KINDS", "TRANSMISSION_KINDS", "SELECTION_KINDS",
@@ -55,8 +55,9 @@ DATABASE_KEY = "NPM-Weibull-public/database_v9_1/DATABASE_v9_1.csv"
 #: every component kind the CSV has a column for
 KINDS = ("qkv", "q", "k", "v", "o", "ffn_in", "ffn_out", "gate", "up", "down")
 FFN_KINDS = ("ffn_in", "ffn_out", "gate", "up", "down")
-TRANSMISSION_KINDS = ("o",) + FFN_KINDS
-SELECTION_KINDS = ("q", "k", "qkv")
+#: class membership is the skeleton's (npmk.skeleton.TRANSMISSION / SELECTION)
+TRANSMISSION_KINDS = tuple(k for k in skeleton.KINDS if k in skeleton.TRANSMISSION)
+SELECTION_KINDS = tuple(k for k in skeleton.KINDS if k in skeleton.SELECTION)
 
 #: lower T/τ edge of each state, highest first: T/τ ≥ 1 is Saturated, [0.5, 1)
 #: Near-saturated, [0.25, 0.5) Approaching, below 0.25 Transition.  These edges
@@ -102,9 +103,7 @@ def per_kind(db: pd.DataFrame) -> pd.DataFrame:
         for kind in KINDS:
             k = row[f"k_median_{kind}"]
             if pd.notna(k):
-                cls = "Transmission" if kind in TRANSMISSION_KINDS else (
-                    "Selection" if kind in SELECTION_KINDS else "other")
-                rows.append({"entry_id": entry, "kind": kind, "cls": cls, "k": float(k),
+                rows.append({"entry_id": entry, "kind": kind, "cls": skeleton.class_of(kind), "k": float(k),
                              "lam": float(row[f"lambda_median_{kind}"])})
     return pd.DataFrame(rows)
 
@@ -221,16 +220,16 @@ def diagnose(k_by_kind: Mapping[str, float], lam_by_kind: Mapping[str, float] | 
              weight_decay: float | None = None) -> Diagnosis:
     """Class medians, Selection drift and saturation state of one model.
 
-    ``k_by_kind`` maps kind → median k over that kind's matrices (kinds outside
-    :data:`KINDS`, e.g. embed/head, are ignored).  T/τ needs all of ``steps``,
+    ``k_by_kind`` maps kind → median k over that kind's matrices (kinds of
+    class 'other', e.g. embed/head/v, are ignored).  T/τ needs all of ``steps``,
     ``eta`` (peak learning rate) and ``weight_decay``.
     """
-    ks = {kd: float(v) for kd, v in k_by_kind.items() if kd in KINDS and pd.notna(v)}
+    ks = {kd: float(v) for kd, v in k_by_kind.items() if pd.notna(v)}
     kt = [ks[kd] for kd in TRANSMISSION_KINDS if kd in ks]
     kss = [ks[kd] for kd in SELECTION_KINDS if kd in ks]
     if not kt:
         raise ValueError(f"no Transmission kind among {sorted(k_by_kind)}")
-    lams = {kd: float(v) for kd, v in (lam_by_kind or {}).items() if kd in KINDS and pd.notna(v)}
+    lams = {kd: float(v) for kd, v in (lam_by_kind or {}).items() if pd.notna(v)}
     lt = [lams[kd] for kd in TRANSMISSION_KINDS if kd in lams]
     k_sel = float(np.median(kss)) if kss else math.nan
     drift = _k0() - k_sel
@@ -260,10 +259,10 @@ def diagnose_entries(db: pd.DataFrame) -> pd.DataFrame:
 
 def kind_medians(per_tensor: pd.DataFrame, value: str = "k") -> dict[str, float]:
     """kind → median of ``value`` over the matrices of that kind (rows of ``measure(by="tensor")``),
-    restricted to the kinds DATABASE_v9_1 has."""
+    for the Transmission and Selection kinds and v (embed, head, router... are left out)."""
     if "kind" not in per_tensor or value not in per_tensor:
         raise ValueError(f"per-tensor table needs columns 'kind' and {value!r}")
-    sub = per_tensor[per_tensor["kind"].isin(KINDS)]
+    sub = per_tensor[per_tensor["kind"].isin(TRANSMISSION_KINDS + SELECTION_KINDS + ("v",))]
     return {str(kd): float(v) for kd, v in sub.groupby("kind")[value].median().items()}
 
 
