@@ -191,11 +191,11 @@ def singular_values(weights: Mapping[str, torch.Tensor], *, dtype: torch.dtype =
 
 
 def _select(weights: Mapping[str, torch.Tensor] | torch.nn.Module, family: str | None
-            ) -> tuple[dict[str, torch.Tensor], dict[str, tuple[str | None, str | None]]]:
-    """The matrices to analyse and their (kind, cls): the skeleton's when ``family`` is given."""
+            ) -> tuple[dict[str, torch.Tensor], dict[str, tuple]]:
+    """The matrices to analyse and their (kind, cls, layer): the skeleton's when ``family`` is given."""
     state = weights.state_dict() if isinstance(weights, torch.nn.Module) else dict(weights)
     if family is None:
-        return state, {n: (None, None) for n in state}
+        return state, {n: (None, None, None) for n in state}
     from npmk.skeleton import classify
 
     chosen, labels = {}, {}
@@ -203,7 +203,7 @@ def _select(weights: Mapping[str, torch.Tensor] | torch.nn.Module, family: str |
         d = classify(name, tuple(t.shape), family)
         if d.include and t.ndim == 2:
             chosen[name] = t
-            labels[name] = (d.kind, d.cls)
+            labels[name] = (d.kind, d.cls, d.layer)
     if not chosen:
         raise ValueError(f"no matrix of the {family} skeleton found among {len(state)} tensors")
     return chosen, labels
@@ -219,20 +219,21 @@ def spectra(weights: Mapping[str, torch.Tensor] | torch.nn.Module, *, family: st
     and class; without it every tensor given is analysed (each must be a finite 2-D
     floating-point matrix, else ValueError naming it).
 
-    Columns: name, kind, cls, rows, cols, and those of :func:`matrix_stats`; the rows
+    Columns: name, kind, cls, layer (block index, None outside the blocks), rows, cols,
+    and those of :func:`matrix_stats`; the rows
     come in the input order.
     """
     chosen, labels = _select(weights, family)
     return _spectra(chosen, labels, top_k=top_k, dtype=dtype, progress=progress)
 
 
-def _spectra(chosen: dict[str, torch.Tensor], labels: dict[str, tuple[str | None, str | None]], *,
+def _spectra(chosen: dict[str, torch.Tensor], labels: dict[str, tuple], *,
              top_k: int, dtype: torch.dtype, progress: bool) -> pd.DataFrame:
     found = {}
     for name, sv in singular_values(chosen, dtype=dtype, progress=progress):
         rows, cols = chosen[name].shape
-        kind, cls = labels[name]
-        found[name] = {"name": name, "kind": kind, "cls": cls, "rows": rows, "cols": cols,
+        kind, cls, layer = labels[name]
+        found[name] = {"name": name, "kind": kind, "cls": cls, "layer": layer, "rows": rows, "cols": cols,
                        **matrix_stats(sv, top_k=top_k)}
     return pd.DataFrame([found[n] for n in chosen])
 
