@@ -1,0 +1,333 @@
+"""Checkpoint sources: read a model's tensors lazily, one at a time, from wherever they live.
+
+``open_checkpoint(source, revision=None)`` accepts a Hugging Face Hub id (with a
+revision; safetensors files only, through the local cache), a local directory
+(``config.json`` plus ``*.safetensors``, sharded with an index or not, or
+``pytorch_model.bin``), one or more ``.safetensors`` files, a PyTorch ``.bin``
+(loaded with ``weights_only=True, mmap=True``), an ``nn.Module`` or a state dict.
+
+Names, shapes and dtypes are known before any data is read (for the skeleton
+audit). Safetensors data is read with positional reads into a small reusable
+buffer, not through a memory map, so the pages of a multi-GB file never count
+towards this process's resident memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["SourceError", "TensorInfo", "Checkpoint", "open_checkpoint", "CHUNK_ELEMS"]
+
+#: Elements per chunk handed to consumers of ``Checkpoint.chunks``.
+CHUNK_ELEMS = 1 << 20
+
+# safetensors dtype codes -> torch dtypes this module can hand out.
+_ST_DTYPES = {
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "F32": torch.float32,
+    "F64": torch.float64,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "I16": torch.int16,
+    "I32": torch.int32,
+    "I64": torch.int64,
+    "BOOL": torch.bool,
+}
+
+
+class SourceError(ValueError):
+    """A checkpoint source cannot be read; the message names the file, model or tensor."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor's metadata. dtype is the torch dtype name (e.g. 'float16') or the file's code."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    file: str | None = None
+    offset: int = 0  # byte offset of the data in ``file`` (safetensors only)
+    nbytes: int = 0
+
+    @property
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+def _dtype_name(dt: torch.dtype) -> str:
+    return str(dt).removeprefix("torch.")
+
+
+class Checkpoint:
+    """A lazily read set of named tensors plus the model config (dict) when one is known.
+
+    label: a human-readable description of the source (for messages and results).
+    """
+
+    def __init__(self, label: str, infos: list[TensorInfo], config: dict | None, tensors: Mapping | None = None):
+        self.label = label
+        self.config = config
+        self._infos = infos
+        self._tensors = tensors  # in-memory sources only
+
+    def infos(self) -> list[TensorInfo]:
+        """Name, shape, dtype of every tensor, in storage order; no data is read."""
+        return list(self._infos)
+
+    def named_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        return [(i.name, i.shape) for i in self._infos]
+
+    def tensor(self, info: TensorInfo) -> torch.Tensor:
+        """The whole tensor (read from disk for file sources)."""
+        if self._tensors is not None:
+            return self._tensors[info.name]
+        out = torch.empty(info.shape, dtype=self._torch_dtype(info))
+        _read_into(info, out.reshape(-1).view(torch.uint8).numpy(), info.offset)
+        return out
+
+    def tensors(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """(name, tensor) pairs, one tensor in memory at a time."""
+        for info in self._infos:
+            yield info.name, self.tensor(info)
+
+    def chunks(self, info: TensorInfo, elems: int = CHUNK_ELEMS) -> Iterator[torch.Tensor]:
+        """The tensor's values as consecutive flat pieces of at most ``elems`` elements.
+
+        For files, each piece reuses one buffer: consume it before asking for the next.
+        """
+        if self._tensors is not None:
+            flat = self._tensors[info.name].detach().reshape(-1)
+            for start in range(0, flat.numel(), elems):
+                yield flat[start : start + elems]
+            return
+        dtype = self._torch_dtype(info)
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        buf = torch.empty(min(elems, max(info.numel, 1)), dtype=dtype)
+        raw = buf.view(torch.uint8).numpy()
+        with open(info.file, "rb") as fh:
+            fd = fh.fileno()
+            for start in range(0, info.numel, elems):
+                count = min(elems, info.numel - start)
+                _pread_exact(fd, raw[: count * itemsize], info.offset + start * itemsize, info)
+                yield buf[:count]
+
+    @staticmethod
+    def _torch_dtype(info: TensorInfo) -> torch.dtype:
+        dt = getattr(torch, info.dtype, None)
+        if not isinstance(dt, torch.dtype):
+            raise SourceError(f"tensor {info.name!r} in {info.file} has dtype {info.dtype}, which torch cannot hold")
+        return dt
+
+
+def _pread_exact(fd: int, dest: np.ndarray, offset: int, info: TensorInfo) -> None:
+    view = memoryview(dest)
+    done = 0
+    while done < len(view):
+        got = os.preadv(fd, [view[done:]], offset + done)
+        if got == 0:
+            raise SourceError(f"{info.file}: file ends inside tensor {info.name!r} (truncated download?)")
+        done += got
+
+
+def _read_into(info: TensorInfo, dest: np.ndarray, offset: int) -> None:
+    with open(info.file, "rb") as fh:
+        _pread_exact(fh.fileno(), dest, offset, info)
+
+
+# --- safetensors ---------------------------------------------------------------------------
+
+
+def _safetensors_infos(path: Path) -> list[TensorInfo]:
+    """Tensor metadata from a safetensors header, validated by the safetensors library."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            names = set(f.keys())
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise SourceError(f"{path}: not a readable safetensors file ({exc})") from None
+    # Offsets are not exposed by safe_open; the header is JSON after an 8-byte length.
+    with open(path, "rb") as fh:
+        header_len = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(header_len))
+    data_start = 8 + header_len
+    size = path.stat().st_size
+    infos = []
+    for name, meta in header.items():
+        if name == "__metadata__" or name not in names:
+            continue
+        start, end = meta["data_offsets"]
+        if data_start + end > size:
+            raise SourceError(f"{path}: file ends inside tensor {name!r} (truncated download?)")
+        dt = _ST_DTYPES.get(meta["dtype"])
+        infos.append(
+            TensorInfo(
+                name,
+                tuple(int(d) for d in meta["shape"]),
+                _dtype_name(dt) if dt is not None else meta["dtype"],
+                str(path),
+                data_start + start,
+                end - start,
+            )
+        )
+    infos.sort(key=lambda i: i.offset)
+    return infos
+
+
+def _from_safetensors(files: Sequence[Path], label: str, config: dict | None) -> Checkpoint:
+    infos: list[TensorInfo] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        for info in _safetensors_infos(path):
+            if info.name in seen:
+                raise SourceError(f"tensor {info.name!r} appears in both {seen[info.name]} and {path}")
+            seen[info.name] = str(path)
+            infos.append(info)
+    return Checkpoint(label, infos, config)
+
+
+# --- in-memory and PyTorch pickles ---------------------------------------------------------
+
+
+def _from_state_dict(state: Mapping, label: str, config: dict | None) -> Checkpoint:
+    tensors = {}
+    for name, t in state.items():
+        if not isinstance(t, torch.Tensor):
+            raise SourceError(f"{label}: entry {name!r} is a {type(t).__name__}, not a tensor")
+        tensors[name] = t
+    infos = [TensorInfo(n, tuple(t.shape), _dtype_name(t.dtype)) for n, t in tensors.items()]
+    return Checkpoint(label, infos, config, tensors)
+
+
+def _from_bin(files: Sequence[Path], label: str, config: dict | None) -> Checkpoint:
+    state: dict[str, torch.Tensor] = {}
+    for path in files:
+        try:
+            try:
+                part = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as exc:
+                if "mmap" not in str(exc):
+                    raise
+                part = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
+        except Exception as exc:  # torch raises many types for a corrupt pickle
+            raise SourceError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from None
+        if not isinstance(part, Mapping):
+            raise SourceError(f"{path}: holds a {type(part).__name__}, not a state dict")
+        state.update(part)
+    return _from_state_dict(state, label, config)
+
+
+# --- directories, files and the hub ---------------------------------------------------------
+
+
+def _read_config(directory: Path) -> dict | None:
+    path = directory / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}: invalid JSON ({exc})") from None
+
+
+def _shards(directory: Path, index_name: str) -> list[Path] | None:
+    index = directory / index_name
+    if not index.is_file():
+        return None
+    try:
+        weight_map = json.loads(index.read_text())["weight_map"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise SourceError(f"{index}: not a valid shard index ({exc})") from None
+    files = [directory / f for f in dict.fromkeys(weight_map.values())]
+    for f in files:
+        if not f.is_file():
+            raise SourceError(f"{index} lists shard {f.name}, which is missing")
+    return files
+
+
+def _from_directory(directory: Path, label: str) -> Checkpoint:
+    config = _read_config(directory)
+    files = _shards(directory, "model.safetensors.index.json") or sorted(directory.glob("*.safetensors"))
+    if files:
+        return _from_safetensors(files, label, config)
+    files = _shards(directory, "pytorch_model.bin.index.json") or sorted(directory.glob("pytorch_model*.bin"))
+    if files:
+        return _from_bin(files, label, config)
+    raise SourceError(f"{directory}: no *.safetensors or pytorch_model.bin weights in this directory")
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def _from_hub(repo_id: str, revision: str | None) -> Checkpoint:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    rev = revision or "main"
+    where = f"model {repo_id!r} at revision {rev!r}"
+    hint = (
+        "download it where there is network (e.g. `hf download "
+        f"{repo_id} --revision {rev} --local-dir DIR`) and pass the local directory DIR instead"
+    )
+    try:
+        path = Path(
+            snapshot_download(
+                repo_id,
+                revision=rev,
+                allow_patterns=["*.safetensors", "model.safetensors.index.json", "config.json"],
+            )
+        )
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        raise SourceError(f"{where} is not in the local Hugging Face cache and the Hub is unreachable ({type(exc).__name__}); {hint}") from None
+    except HfHubHTTPError as exc:
+        raise SourceError(f"cannot fetch {where} from the Hugging Face Hub ({type(exc).__name__}: {exc}); {hint}") from None
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"cannot fetch {where} ({type(exc).__name__}: {exc}); {hint}") from None
+    files = _shards(path, "model.safetensors.index.json") or sorted(path.glob("*.safetensors"))
+    if not files:
+        raise SourceError(f"{where} has no .safetensors weights (npmk reads only safetensors from the Hub); {hint}")
+    return _from_safetensors(files, f"{repo_id}@{rev}", _read_config(path))
+
+
+def open_checkpoint(source, revision: str | None = None) -> Checkpoint:
+    """Open any supported source; see the module docstring."""
+    if isinstance(source, Checkpoint):
+        return source
+    if isinstance(source, torch.nn.Module):
+        cfg = getattr(source, "config", None)
+        config = cfg.to_dict() if hasattr(cfg, "to_dict") else None
+        return _from_state_dict(source.state_dict(), type(source).__name__, config)
+    if isinstance(source, Mapping):
+        return _from_state_dict(source, "state dict", None)
+    if isinstance(source, (list, tuple)):
+        paths = [Path(p) for p in source]
+        if not paths:
+            raise SourceError("empty list of checkpoint files")
+        for p in paths:
+            if not p.is_file():
+                raise SourceError(f"{p}: no such file")
+        if all(p.suffix == ".safetensors" for p in paths):
+            return _from_safetensors(paths, ", ".join(map(str, paths)), _read_config(paths[0].parent))
+        if all(p.suffix in (".bin", ".pt", ".pth") for p in paths):
+            return _from_bin(paths, ", ".join(map(str, paths)), _read_config(paths[0].parent))
+        raise SourceError(f"files must all be .safetensors or all .bin/.pt, got {[p.name for p in paths]}")
+    if not isinstance(source, (str, os.PathLike)):
+        raise SourceError(f"unsupported checkpoint source of type {type(source).__name__}")
+    path = Path(source)
+    if path.is_dir():
+        return _from_directory(path, str(path))
+    if path.is_file():
+        return open_checkpoint([path])
+    if isinstance(source, str) and _HUB_ID.match(source) and path.suffix not in (".safetensors", ".bin", ".pt"):
+        return _from_hub(source, revision)
+    raise SourceError(f"{source}: no such file or directory")

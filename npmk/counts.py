@@ -1,0 +1,368 @@
+"""Streaming Weibull fits from per-value counts of |w|, in memory independent of model size.
+
+fp16 and bf16 have 2^15 magnitudes each, so a histogram over the bit pattern
+with the sign cleared is the whole sorted sample: the value v_j with count c_j
+occupies the rank block [a_j, b_j] = [C_{j-1} + 1, C_j] (C = cumulative counts).
+The probability-plot OLS of :func:`npmk.weibull.fit` then needs, over the body
+ranks [i_lo, i_hi] (the same :func:`npmk.weibull.body_ranks`):
+
+    sum over the body of ln x      = sum_j m_j ln v_j          (m_j = block ∩ body)
+    sum over the body of y         = T(i_hi) - T(i_lo - 1)
+    sum over the body of ln x * y  = sum_j ln v_j [T(b'_j) - T(a'_j - 1)]
+
+where T(m) = sum_{i<=m} g(i) (up to a constant), g(i) = phi((i - 1/2)/n) and
+phi(u) = ln(-ln(1 - u)). T is never built rank by rank (n may be 1e9): the
+midpoint Euler-Maclaurin formula gives
+
+    sum_{i=a}^{b} g(i) = n [Phi(b/n) - Phi((a-1)/n)]
+                         - [phi'(b/n) - phi'((a-1)/n)] / (24 n)
+                         + 7 [phi'''(b/n) - phi'''((a-1)/n)] / (5760 n^3) + O(phi^(5)/n^5)
+
+with Phi(u) = -(1 - u) ln(-ln(1 - u)) - E1(-ln(1 - u)), an antiderivative of
+phi. Near u = 0 and u = 1, where phi's derivatives blow up, the first and last
+``_EDGE`` ranks are summed directly. The result equals a full sort to ~1e-13
+in k. sum y^2 (needed only for r2) uses quadrature of phi^2 with the same
+corrections.
+
+fp32 has too many values for exact counts; its magnitudes are bucketed on the
+top 21 bits of the bit pattern (8 exponent + 13 mantissa bits, relative width
+2^-13) and each bucket stands at its geometric midpoint. That moves k by ~1e-8
+(measured in tests/test_counts.py). RMS and max|w| stay exact for every dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import integrate, special
+
+from npmk.weibull import (
+    MIN_BODY,
+    FitError,
+    WeibullFit,
+    body_ranks,
+    ols_from_centered,
+    plotting_y,
+    weibull_cdf,
+)
+
+__all__ = ["ValueCounts", "UnsupportedDtypeError", "quantile_from_counts"]
+
+#: Elements counted per call: small enough to stay in cache and bound temporaries.
+_CHUNK = 1 << 20
+#: Ranks at each end summed directly instead of by Euler-Maclaurin.
+_EDGE = 4096
+#: Largest rank range whose sum of y^2 is taken directly.
+_DIRECT_Y2 = 1 << 22
+#: fp32 magnitudes keep this many top bits (of 31) as the bucket index.
+_FP32_BITS = 21
+_FP32_SHIFT = 31 - _FP32_BITS
+
+
+class UnsupportedDtypeError(TypeError):
+    """A tensor's dtype has no magnitude histogram here (int8, 4-bit, complex...)."""
+
+
+@dataclass(frozen=True)
+class _Codec:
+    """How one storage dtype maps magnitudes to bucket indices and back."""
+
+    name: str
+    size: int  # number of buckets
+    first_invalid: int  # buckets from here on hold Inf/NaN
+    exact: bool
+
+    def values(self) -> np.ndarray:
+        """float64 value standing for each finite bucket (indices below ``first_invalid``)."""
+        idx = np.arange(self.first_invalid, dtype=np.uint32)
+        if self.name == "float16":
+            return idx.astype(np.uint16).view(np.float16).astype(np.float64)
+        if self.name == "bfloat16":
+            return (idx << 16).view(np.float32).astype(np.float64)
+        lo = (idx << _FP32_SHIFT).view(np.float32).astype(np.float64)
+        hi = ((idx + 1) << _FP32_SHIFT).view(np.float32).astype(np.float64)
+        return np.sqrt(lo * hi)  # bucket 0 (zero and the tiniest subnormals) stands at 0
+
+
+_CODECS = {
+    "float16": _Codec("float16", 1 << 15, 0x7C00, True),
+    "bfloat16": _Codec("bfloat16", 1 << 15, 0x7F80, True),
+    "float32": _Codec("float32", 1 << _FP32_BITS, 0x7F800000 >> _FP32_SHIFT, False),
+}
+_VALUES: dict[str, np.ndarray] = {}
+
+
+def _codec_values(name: str) -> np.ndarray:
+    if name not in _VALUES:
+        _VALUES[name] = _CODECS[name].values()
+    return _VALUES[name]
+
+
+def _count_chunks(chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str) -> tuple[str, np.ndarray, float, float]:
+    """Bucket counts of |w| over flat chunks of one tensor, plus exact (sum of squares, max) for fp32."""
+    if dtype in (torch.float16, torch.bfloat16):
+        codec, bits, mask, shift = _CODECS[str(dtype).removeprefix("torch.")], torch.int16, 0x7FFF, 0
+    elif dtype in (torch.float32, torch.float64):
+        codec, bits, mask, shift = _CODECS["float32"], torch.int32, 0x7FFFFFFF, _FP32_SHIFT
+    else:
+        raise UnsupportedDtypeError(
+            f"tensor {name!r} has dtype {str(dtype).removeprefix('torch.')}; npmk measures float16, bfloat16 and "
+            "float32 weights (dequantize int8/4-bit checkpoints first)"
+        )
+    counts = torch.zeros(codec.size, dtype=torch.int64)
+    sumsq, mx = 0.0, 0.0
+    for chunk in chunks:
+        if chunk.dtype == torch.float64:
+            chunk = chunk.to(torch.float32)
+        if shift:  # fp32: RMS and max from the data, since buckets blur them
+            c64 = chunk.double()
+            sumsq += float(torch.dot(c64, c64))
+            mx = max(mx, float(chunk.abs().max())) if chunk.numel() else mx
+            idx = (chunk.contiguous().view(bits) & mask) >> shift
+        else:
+            idx = chunk.contiguous().view(bits) & mask
+        counts += torch.bincount(idx, minlength=codec.size)
+    out = counts.numpy()
+    bad = int(out[codec.first_invalid :].sum())
+    if bad:
+        raise FitError(f"tensor {name!r}: {bad} NaN/Inf values; a fit needs finite weights")
+    return codec.name, out, sumsq, mx
+
+
+class ValueCounts:
+    """Counts of |w| per representable magnitude, accumulated tensor by tensor.
+
+    ``of(tensor, name)`` / ``of_chunks(...)`` count one tensor (O(2^15) memory
+    for fp16/bf16, O(2^21) for fp32); ``update(other)`` pools accumulators; ``fit(trim)``
+    gives the probability-plot fit, ``quantiles``/``rms``/``max_abs`` the
+    distribution-free summaries. Zeros are counted (they take ranks).
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, np.ndarray] = {}
+        self._fp32_sumsq = 0.0
+        self._fp32_max = 0.0
+        self._table: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def of(cls, tensor, name: str = "tensor") -> "ValueCounts":
+        """Counts of one tensor (torch tensor or numpy array)."""
+        t = torch.from_numpy(np.ascontiguousarray(tensor)) if isinstance(tensor, np.ndarray) else tensor
+        flat = t.detach().reshape(-1)
+        return cls.of_chunks((flat[i : i + _CHUNK] for i in range(0, flat.numel(), _CHUNK)), t.dtype, name)
+
+    @classmethod
+    def of_chunks(cls, chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str = "tensor") -> "ValueCounts":
+        """Counts of one tensor given as consecutive flat chunks of ``dtype``."""
+        vc = cls()
+        vc._merge(*_count_chunks(chunks, dtype, name))
+        return vc
+
+    def update(self, other: "ValueCounts") -> None:
+        """Pool another accumulator's counts into this one."""
+        for codec, counts in other._counts.items():
+            self._merge(codec, counts, 0.0, 0.0)
+        self._fp32_sumsq += other._fp32_sumsq
+        self._fp32_max = max(self._fp32_max, other._fp32_max)
+
+    def _merge(self, codec: str, counts: np.ndarray, sumsq: float, mx: float) -> None:
+        if codec in self._counts:
+            self._counts[codec] = self._counts[codec] + counts
+        else:
+            self._counts[codec] = counts.copy()
+        self._fp32_sumsq += sumsq
+        self._fp32_max = max(self._fp32_max, mx)
+        self._table = None
+
+    @property
+    def n(self) -> int:
+        return int(sum(int(c.sum()) for c in self._counts.values()))
+
+    @property
+    def exact(self) -> bool:
+        """True when every value was counted exactly (no fp32 buckets)."""
+        return all(_CODECS[c].exact for c in self._counts)
+
+    @property
+    def dtypes(self) -> list[str]:
+        return sorted(self._counts)
+
+    @property
+    def method(self) -> str:
+        return "counts" if self.exact else "counts-fp32-buckets"
+
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct values ascending as float64, their counts) over all dtypes pooled."""
+        if self._table is None:
+            vals, cnts = [], []
+            for codec, counts in self._counts.items():
+                values = _codec_values(codec)
+                nz = np.flatnonzero(counts[: values.size])
+                vals.append(values[nz])
+                cnts.append(counts[nz])
+            if not vals:
+                self._table = (np.empty(0), np.empty(0, dtype=np.int64))
+            else:
+                v, c = np.concatenate(vals), np.concatenate(cnts)
+                order = np.argsort(v, kind="stable")
+                v, c = v[order], c[order]
+                starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+                self._table = (v[starts], np.add.reduceat(c, starts))
+        return self._table
+
+    def rms(self) -> float:
+        """sqrt(mean |w|^2): exact sum for fp32 data, exact counts for 16-bit."""
+        n = self.n
+        sumsq = self._fp32_sumsq
+        for codec, counts in self._counts.items():
+            if _CODECS[codec].exact:
+                values = _codec_values(codec)
+                sumsq += float(counts[: values.size] @ np.square(values))
+        return math.sqrt(sumsq / n) if n else float("nan")
+
+    def max_abs(self) -> float:
+        mx = self._fp32_max
+        for codec, counts in self._counts.items():
+            if _CODECS[codec].exact:
+                nz = np.flatnonzero(counts[: _CODECS[codec].first_invalid])
+                if nz.size:
+                    mx = max(mx, float(_codec_values(codec)[nz[-1]]))
+        return mx
+
+    def quantiles(self, ps) -> np.ndarray:
+        """Quantiles of |w| with numpy's default 'linear' interpolation."""
+        v, c = self.table()
+        return quantile_from_counts(v, c, ps)
+
+    def fit(self, trim: float = 0.8, name: str = "population") -> WeibullFit:
+        """The probability-plot fit of :func:`npmk.weibull.fit`, from counts."""
+        v, c = self.table()
+        return fit_from_counts(v, c, trim, name=name, method=self.method)
+
+
+def quantile_from_counts(values: np.ndarray, counts: np.ndarray, ps) -> np.ndarray:
+    """np.quantile(sample, ps) ('linear' method) of the sample given as (values, counts)."""
+    cum = np.cumsum(counts)
+    n = int(cum[-1]) if cum.size else 0
+    if n == 0:
+        raise FitError("quantiles of an empty population")
+    ps = np.atleast_1d(np.asarray(ps, dtype=np.float64))
+    h = (n - 1) * ps
+    r0 = np.floor(h).astype(np.int64)
+    r1 = np.minimum(r0 + 1, n - 1)
+
+    def at(r):  # value of 0-based rank r
+        return values[np.searchsorted(cum, r, side="right")]
+
+    a, b, t = at(r0), at(r1), h - r0
+    diff = b - a
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+
+def fit_from_counts(values: np.ndarray, counts: np.ndarray, trim: float, *, name: str, method: str) -> WeibullFit:
+    """Probability-plot fit of the sample given as distinct ascending values and their counts."""
+    cum = np.cumsum(counts, dtype=np.int64)
+    n = int(cum[-1]) if cum.size else 0
+    i_lo, i_hi = body_ranks(n, trim)
+    n_body = i_hi - i_lo + 1
+    if n_body < MIN_BODY:
+        raise FitError(f"{name}: {n} values leave {max(n_body, 0)} in the {trim:.0%} body; a fit needs at least {MIN_BODY}")
+    a = np.maximum(cum - counts + 1, i_lo)
+    b = np.minimum(cum, i_hi)
+    sel = b >= a
+    v, a, b = values[sel], a[sel], b[sel]
+    if v[0] == 0.0:
+        zeros = int(counts[values == 0.0].sum())
+        raise FitError(
+            f"{name}: {zeros} of {n} values are zero and reach into the fitted body (ranks {i_lo}..{i_hi}); "
+            "ln 0 is undefined, so the body must hold positive values only"
+        )
+    m = (b - a + 1).astype(np.float64)
+    lx = np.log(v)
+    xbar = float(m @ lx) / n_body
+    dx = lx - xbar
+    ends = _cum_y(n, np.array([i_lo - 1, i_hi]))
+    sum_y = float(ends[1] - ends[0])
+    ybar = sum_y / n_body
+    block_y = _cum_y(n, b) - _cum_y(n, a - 1)
+    sxx = float(m @ (dx * dx))
+    sxy = float(dx @ block_y)
+    syy = _sum_y2(n, i_lo, i_hi) - sum_y * ybar
+    k, lam, r2 = ols_from_centered(sxx, sxy, syy, xbar, ybar, name)
+    cdf = weibull_cdf(v, k, lam)
+    ks = float(np.max(np.maximum(b / n - cdf, cdf - (a - 1) / n)))
+    return WeibullFit(k, lam, r2, ks, n, n_body, float(trim), method)
+
+
+# --- sums of y = phi((i - 1/2)/n) over rank ranges -------------------------------------------
+
+
+def _phi_derivs(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """phi, phi', phi'', phi''' at u, with s = -ln(1 - u), w = 1 - u."""
+    s = -np.log1p(-u)
+    w = 1.0 - u
+    ws = w * s
+    return (
+        np.log(s),
+        1.0 / ws,
+        (s - 1.0) / ws**2,
+        (s + 2.0 * (s - 1.0) ** 2) / (w**3 * s**3),
+    )
+
+
+def _em_cum_y(n: int, m: np.ndarray) -> np.ndarray:
+    """Euler-Maclaurin cumulative sum of g up to rank m (valid for _EDGE <= m <= n - _EDGE)."""
+    u = m / n
+    s = -np.log1p(-u)
+    big_phi = -(1.0 - u) * np.log(s) - special.exp1(s)
+    _, d1, _, d3 = _phi_derivs(u)
+    return n * big_phi - d1 / (24.0 * n) + 7.0 * d3 / (5760.0 * n**3)
+
+
+def _cum_y(n: int, m: np.ndarray) -> np.ndarray:
+    """T(m) with T(b) - T(a - 1) = sum_{i=a}^{b} y_i for 0 <= a - 1 <= b <= n (T has an arbitrary offset)."""
+    m = np.asarray(m, dtype=np.int64)
+    if n <= 2 * _EDGE:
+        return np.r_[0.0, np.cumsum(plotting_y(np.arange(1, n + 1), n))][m]
+    head = np.r_[0.0, np.cumsum(plotting_y(np.arange(1, _EDGE + 1), n))]  # sums over ranks 1..j
+    tail = np.r_[0.0, np.cumsum(plotting_y(np.arange(n - _EDGE + 1, n + 1), n))]  # ranks n-EDGE+1..
+    e_head, e_tail = _em_cum_y(n, np.array([_EDGE, n - _EDGE], dtype=np.float64))
+    out = _em_cum_y(n, np.clip(m, _EDGE, n - _EDGE).astype(np.float64))
+    low, high = m < _EDGE, m > n - _EDGE
+    out[low] = e_head - (head[_EDGE] - head[m[low]])
+    out[high] = e_tail + tail[m[high] - (n - _EDGE)]
+    return out
+
+
+def _direct_y2(n: int, a: int, b: int) -> float:
+    total = 0.0
+    for start in range(a, b + 1, _DIRECT_Y2):
+        y = plotting_y(np.arange(start, min(b, start + _DIRECT_Y2 - 1) + 1), n)
+        total += float(y @ y)
+    return total
+
+
+def _sum_y2(n: int, a: int, b: int) -> float:
+    """sum_{i=a}^{b} y_i^2: directly for short ranges and the ends, else quadrature + Euler-Maclaurin."""
+    if b - a + 1 <= _DIRECT_Y2:
+        return _direct_y2(n, a, b)
+    total = 0.0
+    if a <= _EDGE:
+        total += _direct_y2(n, a, _EDGE)
+        a = _EDGE + 1
+    if b > n - _EDGE:
+        total += _direct_y2(n, n - _EDGE + 1, b)
+        b = n - _EDGE
+    u0, u1 = (a - 1) / n, b / n
+    integral, _ = integrate.quad(
+        lambda u: math.log(-math.log1p(-u)) ** 2, u0, u1, epsabs=0.0, epsrel=1e-13, limit=500
+    )
+    p, d1, d2, d3 = _phi_derivs(np.array([u0, u1]))
+    dsq1 = 2.0 * p * d1
+    dsq3 = 2.0 * (p * d3 + 3.0 * d1 * d2)
+    total += n * integral - (dsq1[1] - dsq1[0]) / (24.0 * n) + 7.0 * (dsq3[1] - dsq3[0]) / (5760.0 * n**3)
+    return total
