@@ -303,6 +303,8 @@ def open_checkpoint(source, revision: str | None = None) -> Checkpoint:
     """Open any supported source; see the module docstring."""
     if isinstance(source, Checkpoint):
         return source
+    if revision is not None and not isinstance(source, str):
+        raise SourceError(f"a revision ({revision!r}) applies only to Hugging Face Hub ids")
     if isinstance(source, torch.nn.Module):
         cfg = getattr(source, "config", None)
         config = cfg.to_dict() if hasattr(cfg, "to_dict") else None
@@ -324,10 +326,13 @@ def open_checkpoint(source, revision: str | None = None) -> Checkpoint:
     if not isinstance(source, (str, os.PathLike)):
         raise SourceError(f"unsupported checkpoint source of type {type(source).__name__}")
     path = Path(source)
+    is_hub = not path.exists() and isinstance(source, str) and bool(_HUB_ID.match(source)) and path.suffix not in (".safetensors", ".bin", ".pt")
+    if is_hub:
+        return _from_hub(source, revision)
+    if revision is not None:
+        raise SourceError(f"{source}: a revision ({revision!r}) applies only to Hugging Face Hub ids, not to local files")
     if path.is_dir():
         return _from_directory(path, str(path))
     if path.is_file():
         return open_checkpoint([path])
-    if isinstance(source, str) and _HUB_ID.match(source) and path.suffix not in (".safetensors", ".bin", ".pt"):
-        return _from_hub(source, revision)
     raise SourceError(f"{source}: no such file or directory")
