@@ -200,10 +200,16 @@ def _from_safetensors(files: Sequence[Path], label: str, config: dict | None) ->
 
 
 def _from_state_dict(state: Mapping, label: str, config: dict | None) -> Checkpoint:
-    tensors = {}
+    """In-memory tensors; tied aliases (same storage, e.g. a head tied to the embedding)
+    are kept once, as ``save_pretrained`` does, so no matrix is counted twice."""
+    tensors, seen = {}, set()
     for name, t in state.items():
         if not isinstance(t, torch.Tensor):
             raise SourceError(f"{label}: entry {name!r} is a {type(t).__name__}, not a tensor")
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+        if t.numel() and key in seen:
+            continue
+        seen.add(key)
         tensors[name] = t
     infos = [TensorInfo(n, tuple(t.shape), _dtype_name(t.dtype)) for n, t in tensors.items()]
     return Checkpoint(label, infos, config, tensors)

@@ -173,7 +173,7 @@ def measure(
         return _count(ckpt, info, keep)
 
     total = sum(i.numel for i in order)
-    with tqdm(total=total, unit="w", unit_scale=True, desc=f"measure {ckpt.label}", file=sys.stderr,
+    with tqdm(total=total, unit="w", unit_scale=True, desc="npmk measure", file=sys.stderr,
               disable=not progress, leave=False) as bar, ThreadPoolExecutor(max_workers=2) as pool:
         pending: deque = deque()
         queue = iter(order)
