@@ -45,7 +45,9 @@ __all__ = [
     "parse_overrides",
     "execute_chapter",
     "build",
+    "rerun",
     "build_html",
+    "absolute_path_variables",
     "cli",
 ]
 
@@ -354,9 +356,21 @@ def build_html(layout: Layout, present: list[str]) -> Path:
     return layout.html / "index.html"
 
 
+#: environment variables holding paths that the notebooks' kernels read
+PATH_VARIABLES = ("NPMK_MIRROR", "NPMK_CACHE")
+
+
+def absolute_path_variables() -> None:
+    """Make relative NPMK_MIRROR / NPMK_CACHE absolute: kernels run in another directory."""
+    for var in PATH_VARIABLES:
+        if os.environ.get(var):
+            os.environ[var] = str(Path(os.environ[var]).expanduser().resolve())
+
+
 def _run_chapters(names: list[str], layout: Layout, overrides: dict | None = None) -> None:
     from tqdm.auto import tqdm
 
+    absolute_path_variables()
     profiles = load_profiles(layout.root / "data" / "profiles.yaml")
     bar = tqdm(names, desc=f"chapters ({layout.profile})", unit="chapter", file=sys.stderr)
     for name in bar:
