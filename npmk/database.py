@@ -48,9 +48,12 @@ __all__ = [
     "load", "per_kind", "ffn_band", "FFNBand", "lambda_scaling", "LambdaScaling",
     "tau", "t_over_tau", "saturation_state", "drift_severity", "attention_of_entry",
     "Diagnosis", "diagnose", "diagnose_entries", "kind_medians", "nearest",
+    "PUBLISHED_DIR", "published_table",
 ]
 
 DATABASE_KEY = "NPM-Weibull-public/database_v9_1/DATABASE_v9_1.csv"
+#: the project's typed-in tables of published figures (``data/published/``)
+PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "data" / "published"
 
 #: every component kind the CSV has a column for
 KINDS = ("qkv", "q", "k", "v", "o", "ffn_in", "ffn_out", "gate", "up", "down")
@@ -68,6 +71,14 @@ SATURATION_THRESHOLDS = (("Saturated", 1.0), ("Near-saturated", 0.5), ("Approach
 #: deep (k_S ≲ 1.00, OLMo-1/2), [0.10, 0.20) moderate (Pythia-70M/160M merged
 #: qkv), [0.03, 0.10) mild (the GQA entries), below 0.03 none.
 DRIFT_THRESHOLDS = (("deep", 0.20), ("moderate", 0.10), ("mild", 0.03))
+
+
+def published_table(name: str) -> pd.DataFrame:
+    """A typed-in table of published figures, ``data/published/<name>`` ('#' lines are its citation)."""
+    path = PUBLISHED_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(f"no published table {path} (the repository's data/published/)")
+    return pd.read_csv(path, comment="#")
 
 
 def load(path: str | Path | None = None) -> pd.DataFrame:
