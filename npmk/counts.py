@@ -102,7 +102,38 @@ def _codec_values(name: str) -> np.ndarray:
     return _VALUES[name]
 
 
-def _count_chunks(chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str) -> tuple[str, np.ndarray, np.ndarray | None, float, float]:
+@dataclass
+class _Bins:
+    """Counts over the bucket range [start, start + len(counts)); for fp32 also the
+    per-bucket sum of the dropped low bits. Ranges keep fp32 (2^21 buckets) small."""
+
+    start: int
+    counts: np.ndarray  # int64
+    lowsum: np.ndarray | None = None  # float64, fp32 only
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.counts.size
+
+    def add(self, other: "_Bins") -> None:
+        lo, hi = min(self.start, other.start), max(self.stop, other.stop)
+        if (lo, hi) != (self.start, self.stop):
+            grown = _Bins(lo, np.zeros(hi - lo, dtype=np.int64),
+                          None if self.lowsum is None else np.zeros(hi - lo))
+            grown.counts[self.start - lo : self.stop - lo] = self.counts
+            if self.lowsum is not None:
+                grown.lowsum[self.start - lo : self.stop - lo] = self.lowsum
+            self.start, self.counts, self.lowsum = grown.start, grown.counts, grown.lowsum
+        sl = slice(other.start - self.start, other.stop - self.start)
+        self.counts[sl] += other.counts
+        if other.lowsum is not None:
+            self.lowsum[sl] += other.lowsum
+
+    def copy(self) -> "_Bins":
+        return _Bins(self.start, self.counts.copy(), None if self.lowsum is None else self.lowsum.copy())
+
+
+def _count_chunks(chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str) -> tuple[str, _Bins, float, float]:
     """Bucket counts of |w| over flat chunks of one tensor.
 
     For fp32 also the per-bucket sum of the dropped low bits (so each bucket can
@@ -117,8 +148,8 @@ def _count_chunks(chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str)
             f"tensor {name!r} has dtype {str(dtype).removeprefix('torch.')}; npmk measures float16, bfloat16 and "
             "float32 weights (dequantize int8/4-bit checkpoints first)"
         )
-    counts = torch.zeros(codec.size, dtype=torch.int64)
-    lowsum = None if codec.exact else torch.zeros(codec.size, dtype=torch.float64)
+    counts16 = torch.zeros(codec.size, dtype=torch.int64) if codec.exact else None
+    bins32: _Bins | None = None
     sumsq, mx = 0.0, 0.0
     for chunk in chunks:
         if not chunk.numel():
@@ -127,37 +158,39 @@ def _count_chunks(chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str)
             chunk = chunk.to(torch.float32)
         raw = chunk.contiguous().view(bits) & mask
         if codec.exact:
-            counts += torch.bincount(raw, minlength=codec.size)
+            counts16 += torch.bincount(raw, minlength=codec.size)
             continue
         c64 = chunk.double()
         sumsq += float(torch.dot(c64, c64))
         mx = max(mx, float(chunk.abs().max()))
         idx = raw >> _FP32_SHIFT
-        # Count over the occupied index range only: 2^21 bins per chunk would dominate.
         lo, hi = int(idx.min()), int(idx.max())
         idx -= lo
-        counts[lo : hi + 1] += torch.bincount(idx, minlength=hi - lo + 1)
         low = (raw & ((1 << _FP32_SHIFT) - 1)).double()
-        lowsum[lo : hi + 1] += torch.bincount(idx, weights=low, minlength=hi - lo + 1)
-    out = counts.numpy()
-    bad = int(out[codec.first_invalid :].sum())
+        piece = _Bins(lo, torch.bincount(idx, minlength=hi - lo + 1).numpy(),
+                      torch.bincount(idx, weights=low, minlength=hi - lo + 1).numpy())
+        if bins32 is None:
+            bins32 = piece
+        else:
+            bins32.add(piece)
+    bins = _Bins(0, counts16.numpy()) if codec.exact else bins32 or _Bins(0, np.zeros(0, dtype=np.int64), np.zeros(0))
+    bad = int(bins.counts[max(codec.first_invalid - bins.start, 0) :].sum())
     if bad:
         raise FitError(f"tensor {name!r}: {bad} NaN/Inf values; a fit needs finite weights")
-    return codec.name, out, None if lowsum is None else lowsum.numpy(), sumsq, mx
+    return codec.name, bins, sumsq, mx
 
 
 class ValueCounts:
     """Counts of |w| per representable magnitude, accumulated tensor by tensor.
 
     ``of(tensor, name)`` / ``of_chunks(...)`` count one tensor (O(2^15) memory
-    for fp16/bf16, O(2^21) for fp32); ``update(other)`` pools accumulators;
+    for fp16/bf16, at most O(2^21) for fp32); ``update(other)`` pools accumulators;
     ``fit(trim)`` gives the probability-plot fit, ``quantiles``/``rms``/``max_abs`` the
     distribution-free summaries. Zeros are counted (they take ranks).
     """
 
     def __init__(self) -> None:
-        self._counts: dict[str, np.ndarray] = {}
-        self._fp32_lowsum: np.ndarray | None = None
+        self._bins: dict[str, _Bins] = {}
         self._fp32_sumsq = 0.0
         self._fp32_max = 0.0
         self._table: tuple[np.ndarray, np.ndarray] | None = None
@@ -173,70 +206,61 @@ class ValueCounts:
     def of_chunks(cls, chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str = "tensor") -> "ValueCounts":
         """Counts of one tensor given as consecutive flat chunks of ``dtype``."""
         vc = cls()
-        vc._merge(*_count_chunks(chunks, dtype, name))
+        codec, bins, sumsq, mx = _count_chunks(chunks, dtype, name)
+        vc._bins[codec] = bins
+        vc._fp32_sumsq, vc._fp32_max = sumsq, mx
         return vc
 
     def update(self, other: "ValueCounts") -> None:
         """Pool another accumulator's counts into this one."""
-        for codec, counts in other._counts.items():
-            fresh = codec not in self._counts
-            lowsum = other._fp32_lowsum if codec == "float32" else None
-            if fresh:
-                counts = counts.copy()
-                lowsum = None if lowsum is None else lowsum.copy()
-            self._merge(codec, counts, lowsum, other._fp32_sumsq if codec == "float32" else 0.0, other._fp32_max)
-
-    def _merge(self, codec: str, counts: np.ndarray, lowsum: np.ndarray | None, sumsq: float, mx: float) -> None:
-        # Callers hand over arrays they no longer use, so they are adopted or added in place.
-        if codec in self._counts:
-            np.add(self._counts[codec], counts, out=self._counts[codec])
-            if lowsum is not None:
-                np.add(self._fp32_lowsum, lowsum, out=self._fp32_lowsum)
-        else:
-            self._counts[codec] = counts
-            if lowsum is not None:
-                self._fp32_lowsum = lowsum
-        self._fp32_sumsq += sumsq
-        self._fp32_max = max(self._fp32_max, mx)
+        for codec, bins in other._bins.items():
+            if codec in self._bins:
+                self._bins[codec].add(bins)
+            else:
+                self._bins[codec] = bins.copy()
+        self._fp32_sumsq += other._fp32_sumsq
+        self._fp32_max = max(self._fp32_max, other._fp32_max)
         self._table = None
 
     @property
     def n(self) -> int:
-        return int(sum(int(c.sum()) for c in self._counts.values()))
+        return int(sum(int(b.counts.sum()) for b in self._bins.values()))
 
     @property
     def exact(self) -> bool:
         """True when every value was counted exactly (no fp32 buckets)."""
-        return all(_CODECS[c].exact for c in self._counts)
+        return all(_CODECS[c].exact for c in self._bins)
 
     @property
     def dtypes(self) -> list[str]:
-        return sorted(self._counts)
+        return sorted(self._bins)
 
     @property
     def method(self) -> str:
         return "counts" if self.exact else "counts-fp32-buckets"
 
-    def _values(self, codec: str, nz: np.ndarray) -> np.ndarray:
-        """Value standing for each occupied bucket ``nz``: exact for 16-bit, the bucket mean for fp32."""
+    def _occupied(self, codec: str) -> tuple[np.ndarray, np.ndarray]:
+        """(value, count) of each occupied bucket: exact for 16-bit, the bucket mean for fp32."""
+        bins = self._bins[codec]
+        local = np.flatnonzero(bins.counts)
+        cnt = bins.counts[local]
+        nz = local + bins.start
         if _CODECS[codec].exact:
-            return _codec_values(codec)[nz]
-        base = (nz.astype(np.uint32) << _FP32_SHIFT).view(np.float32).astype(np.float64)
-        ulp = ((nz.astype(np.uint32) << _FP32_SHIFT) + 1).view(np.float32).astype(np.float64) - base
-        return base + ulp * (self._fp32_lowsum[nz] / self._counts[codec][nz])
+            return _codec_values(codec)[nz], cnt
+        edge = nz.astype(np.uint32) << _FP32_SHIFT
+        base = edge.view(np.float32).astype(np.float64)
+        ulp = (edge + 1).view(np.float32).astype(np.float64) - base
+        return base + ulp * (bins.lowsum[local] / cnt), cnt
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
         """(distinct values ascending as float64, their counts) over all dtypes pooled."""
         if self._table is None:
-            vals, cnts = [], []
-            for codec, counts in self._counts.items():
-                nz = np.flatnonzero(counts[: _CODECS[codec].first_invalid])
-                vals.append(self._values(codec, nz))
-                cnts.append(counts[nz])
-            if not vals:
+            pairs = [self._occupied(codec) for codec in self._bins]
+            if not pairs:
                 self._table = (np.empty(0), np.empty(0, dtype=np.int64))
             else:
-                v, c = np.concatenate(vals), np.concatenate(cnts)
+                v = np.concatenate([p[0] for p in pairs])
+                c = np.concatenate([p[1] for p in pairs])
                 order = np.argsort(v, kind="stable")
                 v, c = v[order], c[order]
                 starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
@@ -247,19 +271,19 @@ class ValueCounts:
         """sqrt(mean |w|^2): exact sum for fp32 data, exact counts for 16-bit."""
         n = self.n
         sumsq = self._fp32_sumsq
-        for codec, counts in self._counts.items():
+        for codec in self._bins:
             if _CODECS[codec].exact:
-                values = _codec_values(codec)
-                sumsq += float(counts[: values.size] @ np.square(values))
+                v, c = self._occupied(codec)
+                sumsq += float(c @ np.square(v))
         return math.sqrt(sumsq / n) if n else float("nan")
 
     def max_abs(self) -> float:
         mx = self._fp32_max
-        for codec, counts in self._counts.items():
+        for codec in self._bins:
             if _CODECS[codec].exact:
-                nz = np.flatnonzero(counts[: _CODECS[codec].first_invalid])
-                if nz.size:
-                    mx = max(mx, float(_codec_values(codec)[nz[-1]]))
+                v, _ = self._occupied(codec)
+                if v.size:
+                    mx = max(mx, float(v[-1]))
         return mx
 
     def quantiles(self, ps) -> np.ndarray:
