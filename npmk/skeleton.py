@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -79,7 +80,7 @@ class Rule:
     kind: str
     note: str
 
-    @property
+    @cached_property
     def regex(self) -> re.Pattern[str]:
         body = re.escape(self.suffix).replace(r"\{n\}", r"\d+")
         return re.compile(rf"(?:^|\.){body}$")
@@ -207,17 +208,19 @@ FAMILIES: dict[str, FamilyTable] = {t.family: t for t in (
     )),
 )}
 
-# Exclusions shared by every family, checked before the kind rules, most specific first.
-_EXCLUDE: tuple[tuple[re.Pattern[str], str, bool], ...] = (
-    # (pattern, reason, only when >= 2-D)
-    (re.compile(r"(?:^|\.)masked_bias$"), "masked-bias constant (attention buffer)", False),
-    (re.compile(r"(?:^|\.)(?:attn|attention)\.bias$"), "causal-mask buffer named attention.bias", True),
-    (re.compile(r"\.bias$"), "bias", False),
+# Exclusions shared by every family, checked before the kind rules, most specific first:
+# (pattern, reason, which tensors it applies to by number of dims: "any", "2d+" or "1d").
+# Norm scales are matched only when 1-D, so a 2-D matrix whose name merely contains
+# "norm" reaches the kind rules and, if none knows it, is flagged rather than dropped.
+_EXCLUDE: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"(?:^|\.)masked_bias$"), "masked-bias constant (attention buffer)", "any"),
+    (re.compile(r"(?:^|\.)(?:attn|attention)\.bias$"), "causal-mask buffer named attention.bias", "2d+"),
+    (re.compile(r"\.bias$"), "bias", "any"),
     (re.compile(r"(?:^|\.)(?:inv_freq|original_inv_freq|cos_cached|sin_cached)$|rotary_emb\."),
-     "rotary cache (buffer)", False),
-    (re.compile(r"(?:^|\.)(?:position_ids|token_type_ids)$"), "index buffer", False),
+     "rotary cache (buffer)", "any"),
+    (re.compile(r"(?:^|\.)(?:position_ids|token_type_ids)$"), "index buffer", "any"),
     (re.compile(r"(?:^|\.)[^.]*(?:norm|ln_f|ln_\d+|ln_attn|ln_mlp)[^.]*\.weight$", re.IGNORECASE),
-     "norm scale", False),
+     "norm scale", "1d"),
 )
 
 _LAYER = re.compile(r"\.(\d+)\.")
@@ -268,8 +271,8 @@ def classify(name: str, shape: Iterable[int], family: str) -> Decision:
     ndim = len(tuple(shape))
     m = _LAYER.search(name)
     layer = int(m.group(1)) if m else None
-    for pattern, reason, needs_2d in _EXCLUDE:
-        if pattern.search(name) and (ndim >= 2 or not needs_2d):
+    for pattern, reason, dims in _EXCLUDE:
+        if pattern.search(name) and (dims == "any" or (dims == "2d+") == (ndim >= 2)):
             return Decision(False, None, None, f"excluded: {reason}", layer=layer)
     if ndim < 2:
         return Decision(False, None, None, f"excluded: {ndim}-D tensor", layer=layer)

@@ -224,6 +224,10 @@ def test_unrecognised_tensor_is_flagged_not_guessed():
     assert "UNRECOGNISED" in d.reason
     d = classify("model.layers.0.mlp.experts.new_fused", (4, 64, 64), "llama")
     assert not d.include and d.flagged
+    # a 2-D matrix whose name contains "norm" is not a norm scale: flagged, not dropped
+    d = classify("model.layers.0.mlp.norm_proj.weight", (64, 64), "llama")
+    assert d.include and d.flagged
+    assert not classify("model.layers.0.mlp.norm_proj.weight", (64,), "llama").flagged
     table = audit({"model.layers.0.self_attn.q_proj.weight": (64, 64),
                    "model.layers.0.self_attn.mystery.weight": (64, 64)}, "llama")
     assert table.flagged.tolist() == [False, True]
