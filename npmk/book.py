@@ -250,6 +250,32 @@ def _where(src: Path, root: Path, cell_source: str) -> str:
     return f"{rel} line {text.count(chr(10), 0, pos) + 1}" if pos >= 0 else str(rel)
 
 
+def _show_parameters(nb, profile: str, params: dict, overrides: dict) -> None:
+    """Hide papermill's injected cell; in its place, tell the reader which values ran.
+
+    The defaults cell stays on the page, so without this note a page built
+    with another profile would show numbers its code never used.
+    """
+    import nbformat
+
+    for i, cell in enumerate(nb.cells):
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" not in tags:
+            continue
+        if "remove-cell" not in tags:
+            tags.append("remove-cell")
+        values = ", ".join(f"`{k} = {v!r}`" for k, v in params.items())
+        how = (f"`npmk run` (profile `{profile}`, changed on the command line: "
+               + ", ".join(f"`{k}`" for k in overrides) + ")") if overrides else \
+            f"`npmk book --profile {profile}`"
+        note = nbformat.v4.new_markdown_cell(
+            f"*This page was executed by {how} with these values in place of the defaults "
+            f"above: {values}.*")
+        note.metadata["tags"] = ["npmk-parameters-note"]
+        nb.cells.insert(i + 1, note)
+        return
+
+
 def execute_chapter(name: str, layout: Layout, parameters: dict | None = None,
                     overrides: dict | None = None) -> Path:
     """Execute ``notebooks/NAME.py`` into ``<tree>/src/notebooks/executed/NAME.ipynb``.
@@ -304,10 +330,7 @@ def execute_chapter(name: str, layout: Layout, parameters: dict | None = None,
         tmp.unlink(missing_ok=True)
         raise
     tmp.unlink(missing_ok=True)
-    for cell in executed.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")
+    _show_parameters(executed, layout.profile, params, overrides or {})
     _atomic_write_notebook(executed, out)
     failed.unlink(missing_ok=True)
     return out

@@ -139,8 +139,12 @@ def test_execute_writes_result_with_profile_parameters(tmp_path):
     out = layout.executed / "good.ipynb"
     assert "x=7 label='default'" in _stdout(out)
     nb = nbformat.read(out, as_version=4)
-    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert len(injected) == 1 and "remove-cell" in injected[0].metadata.tags
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    at = [i for i, t in enumerate(tags) if "injected-parameters" in t]
+    assert len(at) == 1 and "remove-cell" in tags[at[0]]
+    # the reader sees which values replaced the defaults, right where they were injected
+    note = nb.cells[at[0] + 1]
+    assert note.cell_type == "markdown" and "--profile smoke" in note.source and "`x = 7`" in note.source
     # no temporary or partial file is left beside or instead of the result
     assert sorted(p.name for p in layout.executed.iterdir()) == ["good.ipynb"]
     assert not list((layout.tree / "running").iterdir())
@@ -225,6 +229,9 @@ def test_rerun_with_parameters_into_a_custom_build_dir(tmp_path):
                         html=False, root=root, build_dir=out_dir)
     assert layout.executed == out_dir / "default" / "src" / "notebooks" / "executed"
     assert "x=2 label='mine'" in _stdout(layout.executed / "good.ipynb")
+    notes = [c.source for c in nbformat.read(layout.executed / "good.ipynb", as_version=4).cells
+             if "npmk-parameters-note" in c.metadata.get("tags", [])]
+    assert len(notes) == 1 and "`npmk run`" in notes[0] and "`label = 'mine'`" in notes[0]
     assert not (root / "_build").exists()
     with pytest.raises(ValueError, match="'nope' is not a chapter"):
         book.rerun("nope", {}, root=root, build_dir=out_dir, html=False)
