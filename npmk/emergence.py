@@ -41,10 +41,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.interpolate import make_smoothing_spline
 
 __all__ = ["Smoothed", "Event", "LeadLagTest", "RateCorrelation", "log_steps", "smooth",
-           "noise_level", "change_point", "emergence", "lead_lag_test", "rate_correlation"]
+           "noise_level", "change_point", "emergence", "lead_lag_test", "rate_correlation",
+           "LeadLagTables", "lead_lag_table"]
 
 #: points of the uniform u grid derivatives and events are evaluated on
 GRID = 400
@@ -230,3 +232,62 @@ def rate_correlation(step_a, a, step_b, b, *, n_perm: int = 2_000, seed: int = 0
     null = np.array([np.corrcoef(da, np.roll(db, k))[0, 1] for k in shifts])
     p = (1 + int(np.sum(np.abs(null) >= abs(r)))) / (1 + n_perm)
     return RateCorrelation(r=r, null=null, p_value=float(p), u=u)
+
+
+@dataclass(frozen=True)
+class LeadLagTables:
+    """detail: one row per (statistic, capability, model); summary: one row per
+    (statistic, capability) pooled over the models where the capability emerged."""
+
+    detail: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def lead_lag_table(stats: pd.DataFrame, caps: pd.DataFrame, *, n_perm: int = 10_000,
+                   n_perm_rate: int = 500, seed: int = 0) -> LeadLagTables:
+    """Every statistic against every capability, per model and pooled across models.
+
+    ``stats``: columns model, statistic, step, value.  ``caps``: columns model,
+    capability, step, value, direction (+1 higher is better, −1 lower is better).
+    Steps < 1 are dropped (no log).  Per (statistic, capability, model): the
+    statistic's change point, the capability's emergence, lag = u_stat − u_cap
+    (decades), level_r (Pearson r of the two smoothed *levels* on their shared u
+    range — the number the monotone-trend trap inflates), rate_r and rate_p
+    (:func:`rate_correlation`).  Summary per (statistic, capability) over the models
+    where the capability emerged: n_models, mean_abs_lag and p_lag
+    (:func:`lead_lag_test`, the cross-model check), same_sign (every lag has one
+    sign), max_abs_lag, median level_r and rate_r.
+    """
+    stats = stats[stats["step"] >= 1]
+    caps = caps[caps["step"] >= 1]
+    rows = []
+    for (model, statistic), s in stats.groupby(["model", "statistic"], sort=True):
+        s = s.sort_values("step")
+        cp = change_point(s["step"], s["value"])
+        su = smooth(s["step"], s["value"])
+        for capability, c in caps[caps["model"] == model].groupby("capability", sort=True):
+            c = c.sort_values("step")
+            direction = int(c["direction"].iloc[0])
+            em = emergence(c["step"], c["value"], stderr=c.get("stderr"), direction=direction)
+            cu = smooth(c["step"], c["value"])
+            lo, hi = max(su.u[0], cu.u[0]), min(su.u[-1], cu.u[-1])
+            grid = np.linspace(lo, hi, GRID)
+            level_r = float(np.corrcoef(np.interp(grid, su.u, su.y), np.interp(grid, cu.u, cu.y))[0, 1])
+            rc = rate_correlation(s["step"], s["value"], c["step"], c["value"], n_perm=n_perm_rate, seed=seed)
+            rows.append({"statistic": statistic, "capability": capability, "model": model,
+                         "u_stat": cp.u, "step_stat": cp.step, "u_cap": em.u, "step_cap": em.step,
+                         "emerged": em.emerged, "lag": cp.u - em.u, "lo": lo, "hi": hi,
+                         "level_r": level_r, "rate_r": rc.r, "rate_p": rc.p_value})
+    detail = pd.DataFrame(rows)
+    summary = []
+    for (statistic, capability), g in detail.groupby(["statistic", "capability"], sort=True):
+        e = g[g["emerged"]]
+        rec = {"statistic": statistic, "capability": capability, "n_models": int(len(e)),
+               "mean_abs_lag": np.nan, "max_abs_lag": np.nan, "same_sign": False, "p_lag": np.nan,
+               "level_r": float(g["level_r"].median()), "rate_r": float(g["rate_r"].median())}
+        if len(e):
+            t = lead_lag_test(e["u_stat"], e["u_cap"], e["lo"], e["hi"], n_perm=n_perm, seed=seed)
+            rec.update(mean_abs_lag=t.observed, max_abs_lag=float(np.abs(t.lags).max()),
+                       same_sign=bool(np.all(t.lags < 0) or np.all(t.lags > 0)), p_lag=t.p_value)
+        summary.append(rec)
+    return LeadLagTables(detail=detail, summary=pd.DataFrame(summary))
