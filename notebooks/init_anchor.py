@@ -304,7 +304,7 @@ if hub_models:
         hub["k_dev_pct"] = 100 * (hub.k - K0_PAPER) / K0_PAPER
         display(hub.pivot(index="model", columns="kind", values="k").round(4))
         worst = float(hub.k_dev_pct.abs().max())
-        glue("init_hub_k_maxdev_pct", worst, display=False)
+        glue("init_hub_k_maxdev_pct", f"{worst:.3f} %", display=False)
         glue("init_hub_verdict", verdict(worst, (0.0, 100 * PAPER_TOL)), display=False)
 else:
     display(Markdown("No hub checkpoints in this profile; the `full` profile measures Pythia at `step0`."))
