@@ -30,6 +30,7 @@ per-interval coefficient vectors give every ⟨S(t), ·⟩ exactly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "naive_alignment",
     "recover_alignment",
     "recovery_rate",
+    "load_stack",
 ]
 
 
@@ -169,3 +171,19 @@ def recovery_rate(recovered: Sequence[float], true: Sequence[float]) -> float:
     if np.any(tru == 0):
         raise ValueError("true alignment is zero at some step; the recovery ratio is undefined there")
     return float(np.median(rec / tru))
+
+
+def load_stack(paths: Sequence[str | os.PathLike], name: str) -> np.ndarray:
+    """One tensor ``name`` read from each safetensors file in ``paths`` (float64, stacked on axis 0).
+
+    Reads only that tensor from each file, so memory is snapshots × matrix size.
+    """
+    from safetensors import safe_open
+
+    out = []
+    for path in paths:
+        with safe_open(os.fspath(path), framework="pt") as fh:
+            if name not in fh.keys():
+                raise KeyError(f"tensor {name!r} is not in snapshot {path}")
+            out.append(fh.get_tensor(name).double().numpy())
+    return np.stack(out)
