@@ -75,10 +75,10 @@ anchor = pd.DataFrame(
     {"k": [k0, mc.k, K0_PAPER], "λ / σ": [lam0, mc.lam, LAM0_PAPER]},
     index=["quadrature (continuum)", f"Monte Carlo, n = {n_mc:,}", "paper"],
 )
-glue("k0", k0, display=False)
-glue("lam0", lam0, display=False)
-glue("k_mc", mc.k, display=False)
-glue("lam_mc", mc.lam, display=False)
+glue("k0", float(k0), display=False)
+glue("lam0", float(lam0), display=False)
+glue("k_mc", float(mc.k), display=False)
+glue("lam_mc", float(mc.lam), display=False)
 glue("n_mc", f"{n_mc:,}", display=False)
 glue("k0_verdict", verdict(round(k0, 4), K0_PAPER, tol=5e-5), display=False)
 glue("lam0_verdict", verdict(round(lam0, 4), LAM0_PAPER, tol=5e-5), display=False)
@@ -102,7 +102,7 @@ for n in mc_sizes:
 conv = pd.DataFrame(rows)
 spread = conv.groupby("n")["k"].agg(["mean", "std"])
 glue("mc_repeats", mc_repeats, display=False)
-glue("k_sd_largest", spread["std"].iloc[-1], display=False)
+glue("k_sd_largest", float(spread["std"].iloc[-1]), display=False)
 glue("n_largest", f"{mc_sizes[-1]:,}", display=False)
 
 fig, ax = plt.subplots()
@@ -137,7 +137,7 @@ for t in trims:
                       "k sample": fs.k, "λ/σ sample": fs.lam})
 trim_table = pd.DataFrame(trim_rows).set_index("trim")
 for t in (0.8, 0.9, 1.0):  # the text quotes these three whatever `trims` holds
-    glue(f"k0_trim{round(t * 100)}", weibull.halfnormal_anchor(trim=t)[0], display=False)
+    glue(f"k0_trim{round(t * 100)}", float(weibull.halfnormal_anchor(trim=t)[0]), display=False)
 trim_table.style.format("{:.5f}").format_index("{:.0%}")
 
 # %% [markdown]
@@ -169,13 +169,14 @@ for sigma in (1.0, 0.02):
         est_rows.append({"σ": sigma, "estimator": label, "k": f.k, "λ / σ": f.lam / sigma})
 estimators = pd.DataFrame(est_rows)
 wide = estimators.pivot(index="estimator", columns="σ", values="k")
-bias = {s: wide.loc["npm-weibull-py histogram", s] - wide.loc["sample OLS (this book)", s]
+# glue floats, not numpy scalars: myst-nb formats the text of the value's repr
+bias = {s: float(wide.loc["npm-weibull-py histogram", s] - wide.loc["sample OLS (this book)", s])
         for s in (1.0, 0.02)}
-glue("k_hist_s1", wide.loc["npm-weibull-py histogram", 1.0], display=False)
-glue("k_hist_s002", wide.loc["npm-weibull-py histogram", 0.02], display=False)
+glue("k_hist_s1", float(wide.loc["npm-weibull-py histogram", 1.0]), display=False)
+glue("k_hist_s002", float(wide.loc["npm-weibull-py histogram", 0.02]), display=False)
 glue("hist_bias_s1", bias[1.0], display=False)
 glue("hist_bias_s002", bias[0.02], display=False)
-glue("k_mle", wide.loc["MLE, all values", 1.0], display=False)
+glue("k_mle", float(wide.loc["MLE, all values", 1.0]), display=False)
 glue("n_mle", f"{n_mle:,}", display=False)
 # the paired difference cancels the sampling noise of the draws; added to the
 # continuum anchor it predicts what the histogram estimator returns for n -> infinity

@@ -7,6 +7,7 @@ Headless Chromium must be installed (Debian package ``chromium``).
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+import nbformat
 
 from npmk import book
 
@@ -112,3 +115,54 @@ def test_cdn_scan_catches_external_requests():
                 '<style>@import "https://fonts.example/x.css";</style>')
     assert len(parser.urls) == 3
     assert not any("arxiv" in u for u in parser.urls)
+
+
+GLUE_REF = re.compile(r"\{glue:text\}`(?:([^`:]+\.ipynb)::)?([A-Za-z0-9_]+)(?::([^`]*))?`")
+
+
+def _glued(nb_path: Path) -> dict[str, str]:
+    """{key: text/plain} of every myst-nb glue output in an executed notebook."""
+    nb = nbformat.read(nb_path, as_version=4)
+    out = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            record = o.get("metadata", {}).get("scrapbook", {})
+            if key := record.get("name"):
+                data = o.get("data", {})
+                out[key] = data.get(record.get("mime_prefix", "") + "text/plain",
+                                    data.get("text/plain", ""))
+    return out
+
+
+def test_glue_references_resolve_and_format(smoke_html):
+    """Every {glue:text}`key:spec` on a built chapter page, or pointing at a built
+    chapter from book/*.md, names a glued value that the spec can format (numpy
+    scalars glue as 'np.float64(...)', which myst-nb silently drops)."""
+    src = smoke_html.parent / "src"
+    executed = {p.stem: p for p in (src / book.EXECUTED).glob("*.ipynb")}
+    problems = []
+    refs = [(p, None, nbformat.reads(p.read_text(), as_version=4)) for p in executed.values()]
+    for page, _, nb in refs:
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        for _, key, spec in GLUE_REF.findall(text):
+            problems += _check(page.stem, executed[page.stem], key, spec)
+    for md in (src / "book").glob("*.md"):
+        for target, key, spec in GLUE_REF.findall(md.read_text()):
+            stem = Path(target).stem
+            if target and stem in executed:  # rows of chapters not in this build are skipped
+                problems += _check(f"book/{md.name}", executed[stem], key, spec)
+    assert executed, "no executed chapters in the smoke build"
+    assert not problems, "\n".join(problems)
+
+
+def _check(where: str, nb_path: Path, key: str, spec: str) -> list[str]:
+    glued = _glued(nb_path)
+    if key not in glued:
+        return [f"{where}: glue key {key!r} is not glued in {nb_path.name}"]
+    if not spec:
+        return []
+    try:
+        format(ast.literal_eval(glued[key]), spec)
+    except (ValueError, SyntaxError, TypeError) as exc:
+        return [f"{where}: {key!r} = {glued[key]!r} cannot be formatted with {spec!r} ({exc})"]
+    return []
