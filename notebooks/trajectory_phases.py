@@ -138,7 +138,7 @@ eq_rows = []
 fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.6), squeeze=False, sharey=True)
 for ax, (a, run) in zip(axes[0], runs.items()):
     f = run.forces[run.forces.group == "class:Transmission"].sort_values("step")
-    ratio = pd.Series(equilibrium_ratio(f.align, f.inject, f.decay), index=f.step.to_numpy())
+    ratio = pd.Series(equilibrium_ratio(f["align"], f["inject"], f["decay"]), index=f.step.to_numpy())
     sm = ratio.rolling(smooth, center=True, min_periods=smooth // 2).median()
     d = traj[(traj.arch == a) & (traj.level == "class") & (traj.cls == "Transmission")].sort_values("step")
     ph = detect_phases(d.step.to_numpy(), d.lam.to_numpy())
