@@ -38,6 +38,7 @@ arches = ["pythia", "llama"]  # training-lab architectures
 size = "small"  # lab size (the book's shared base runs)
 seed = 0
 steps = None  # None: the size's default run length
+snap_every = None  # None: the size's default snapshot spacing (the smallest gap available)
 gaps = [50, 100, 200, 400]  # snapshot gaps to thin to (multiples of the run's snap_every)
 every = 5  # evaluate the recovery at every `every`-th step
 group = "class:Transmission"  # forces group whose matrices are summed
@@ -73,7 +74,7 @@ PAPER_NAIVE = (0.41, 0.51)
 # convention changed.
 
 # %%
-runs = {a: get_run(RunConfig(arch=a, size=size, seed=seed, steps=steps)) for a in arches}
+runs = {a: get_run(RunConfig(arch=a, size=size, seed=seed, steps=steps, snap_every=snap_every)) for a in arches}
 
 
 def matrices_of(run, group):

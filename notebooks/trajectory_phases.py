@@ -42,7 +42,7 @@ lr_factors = [0.5, 1.0, 2.0]  # learning-rate sweep, × the size's default η
 wd_factors = [0.3, 1.0, 3.0]  # weight-decay sweep, × the size's default λ_wd
 sweep_arch = "pythia"
 sweep_size = "small"
-sweep_steps = None  # None: the size's default
+sweep_steps = 600  # shorter than the size default to fit the book's CPU budget; None: the size's default
 smooth = 51  # window (steps) of the rolling median on the per-step force ratio
 published = True  # also apply the phase rule to the paper's shipped trajectories
 
@@ -204,8 +204,8 @@ for r in eq.itertuples():
 
 # %%
 base = SIZE_DEFAULTS[sweep_size]
-sweep_cfgs = [("lr", x, RunConfig(arch=sweep_arch, size=sweep_size, seed=seed, steps=sweep_steps, lr=base["lr"] * x)) for x in lr_factors]
-sweep_cfgs += [("wd", x, RunConfig(arch=sweep_arch, size=sweep_size, seed=seed, steps=sweep_steps, wd=base["wd"] * x)) for x in wd_factors if x != 1.0]
+sweep_cfgs = [("lr", x, RunConfig(arch=sweep_arch, size=sweep_size, seed=seed, steps=sweep_steps, lr=round(base["lr"] * x, 10))) for x in lr_factors]
+sweep_cfgs += [("wd", x, RunConfig(arch=sweep_arch, size=sweep_size, seed=seed, steps=sweep_steps, wd=round(base["wd"] * x, 10))) for x in wd_factors if x != 1.0]
 rows, curves = [], []
 for knob, x, cfg in sweep_cfgs:
     run = get_run(cfg)
