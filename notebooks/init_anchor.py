@@ -291,8 +291,8 @@ glue("init_rms_over_lam_weibull", weibull.rms_over_lambda(k0), display=False)
 # ## Hub step-0 checkpoints (full profile)
 
 # %%
+hub = []
 if hub_models:
-    hub = []
     for repo_id, revision in hub_models:
         try:
             df = measure(repo_id, revision=revision, by="kind", trim=trim, progress=True)
@@ -308,6 +308,7 @@ if hub_models:
         glue("init_hub_verdict", verdict(worst, (0.0, 100 * PAPER_TOL)), display=False)
 else:
     display(Markdown("No hub checkpoints in this profile; the `full` profile measures Pythia at `step0`."))
+if not len(hub):
     glue("init_hub_k_maxdev_pct", "not measured (needs the Hugging Face Hub: full profile)", display=False)
     glue("init_hub_verdict", "not measured offline", display=False)
 
