@@ -24,6 +24,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,6 +88,14 @@ def _populations(ckpt: Checkpoint, fam: str, by: str) -> list[_Population]:
         d = skeleton.classify(info.name, info.shape, fam)
         if d.include:
             eligible.append((info, d))
+    flagged = [i.name for i, d in eligible if d.flagged]
+    if flagged:
+        warnings.warn(
+            f"{ckpt.label}: {len(flagged)} tensor(s) that no {fam} rule recognises are included by the generic "
+            f"rule with kind 'unknown' (see npmk.skeleton.audit): {', '.join(flagged[:5])}"
+            + (" ..." if len(flagged) > 5 else ""),
+            stacklevel=3,
+        )
     if not eligible:
         raise MeasureError(f"{ckpt.label}: no tensor is in the {fam} skeleton (>= 2-D *.weight); nothing to measure")
     for info, _ in eligible:

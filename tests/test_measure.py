@@ -13,6 +13,7 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 import npmk
 from npmk import skeleton
 from npmk.checkpoints import open_checkpoint
+from npmk.measure import MeasureError
 from npmk.cli import main
 from npmk.weibull import fit
 
@@ -71,7 +72,7 @@ def test_by_tensor_and_in_memory_sources(neox_dirs):
     assert len(per) == 2 + 2 * 4  # embed_in, embed_out, 4 matrices per block
     assert set(per["cls"]) == {"Selection", "Transmission", "other"}
     state = dict(open_checkpoint(d).tensors())
-    with pytest.raises(npmk.measure.__globals__["MeasureError"], match="family="):
+    with pytest.raises(MeasureError, match="family="):
         npmk.measure(state, progress=False)
     same = npmk.measure(state, family="gpt_neox", by="tensor", progress=False)
     np.testing.assert_array_equal(same["k"].to_numpy(), per["k"].to_numpy())
@@ -173,3 +174,10 @@ def test_cli_bad_inputs_exit_nonzero_with_one_line(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     rc, _, err = _cli(capsys, "EleutherAI/pythia-160m", "--revision", "step143000")
     assert rc != 0 and "EleutherAI/pythia-160m" in err and "step143000" in err and "Traceback" not in err
+
+
+def test_unrecognised_names_are_reported_not_guessed():
+    state = {"gpt_neox.layers.0.attention.dense.weight": _w(64, 64), "gpt_neox.layers.0.mystery.weight": _w(64, 64)}
+    with pytest.warns(UserWarning, match="mystery.weight"):
+        df = npmk.measure(state, family="gpt_neox", by="kind", progress=False)
+    assert list(df["kind"]) == ["o", "unknown"]

@@ -94,6 +94,13 @@ def test_bad_input_raises_naming_the_problem(x, message):
     assert "layer.7.w" in str(err.value)
 
 
+def test_presorted_skips_the_sort_but_checks_it():
+    x = np.sort(np.abs(np.random.default_rng(1).standard_normal(1000)))
+    assert W.fit(x, presorted=True) == W.fit(x[::-1])
+    with pytest.raises(ValueError, match="ascending"):
+        W.fit(x[::-1], presorted=True)
+
+
 def test_bad_trim_and_mle_inputs():
     with pytest.raises(ValueError, match="trim"):
         W.fit(np.arange(1.0, 10.0), trim=0.0)
