@@ -28,6 +28,7 @@ and the decision is ``flagged`` so audits and tests surface it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -311,10 +312,7 @@ def audit(named_shapes: Mapping[str, Any] | Iterable[tuple[str, Any]], family: s
     for name, value in items:
         shape = _shape(value)
         d = classify(name, shape, family)
-        n = 1
-        for s in shape:
-            n *= int(s)
-        rows.append({"name": name, "shape": shape, "n": n, "include": d.include, "kind": d.kind,
+        rows.append({"name": name, "shape": shape, "n": math.prod(shape), "include": d.include, "kind": d.kind,
                      "cls": d.cls, "reason": d.reason, "flagged": d.flagged, "layer": d.layer,
                      "transposed": d.transposed})
     cols = ["name", "shape", "n", "include", "kind", "cls", "reason", "flagged", "layer", "transposed"]

@@ -37,6 +37,15 @@ def test_small_is_larger_and_dtype_is_honoured():
     assert min(p.numel() for p in small.parameters() if p.ndim >= 2) >= 16_384
 
 
+@pytest.mark.parametrize("size", ["tiny", "small"])
+def test_every_family_has_a_config_at_every_size(size):
+    for family in zoo.FAMILIES:
+        cfg = zoo.config(family, size)
+        assert cfg.model_type == family
+        assert zoo.sigma_init(cfg) == 0.02
+    assert zoo.build("mixtral", size).config.hidden_size == zoo.SIZES[size]["hidden"]
+
+
 def test_bad_family_or_size():
     with pytest.raises(UnknownArchitectureError, match="mamba"):
         zoo.build("mamba")
