@@ -139,7 +139,7 @@ glue("skip_min_share", float(summary["skeleton share %"].min()), display=False)
 # are decided by an explicit rule: {glue:text}`skip_flagged` are flagged as
 # unrecognised. A tied output head (Gemma, Falcon, GPT-2 here) is the token
 # embedding under a second name; it is audited once, as the checkpoint stores it.
-# Even in these tiny models the skeleton holds at least
+# Even in models this small the skeleton holds at least
 # {glue:text}`skip_min_share:.1f` % of the parameters; what is left out is
 # biases and norm scales, a fraction that shrinks further with width.
 
