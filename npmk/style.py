@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # notebooks run headless under papermill
-
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import seaborn as sns
 
 #: colours by component class, used by every chapter that splits by class
 CLASS_COLORS = {"Transmission": "#1b7837", "Selection": "#762a83", "other": "#777777"}
