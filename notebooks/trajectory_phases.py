@@ -113,10 +113,9 @@ for ax, a in zip(axes[0], runs):
     ax.set_xscale("log")
     ax.set_xlabel("optimizer step")
     ax.set_title(f"{a}-{size}: Transmission λ")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.add_artist(ax.legend(fontsize=8, loc="upper left", title="layer"))
+    legend_phases(ax)
 axes[0][0].set_ylabel("Weibull λ (weight units)")
-legend_phases(axes[0][-1]).set_zorder(5)
-axes[0][-1].add_artist(axes[0][-1].get_legend())
 plt.show()
 
 # %%
@@ -149,7 +148,7 @@ for ax, (a, run) in zip(axes[0], runs.items()):
     ax.set_yscale("log")
     ax.set_xlabel("optimizer step")
     ax.set_title(f"{a}-{size}: force balance")
-    # the squared norm peaks where the net force changes sign
+    # the squared norm peaks where the net force changes sign; row t is the update from snapshot t
     w2 = f.set_index("step")["w2"]
     after = sm[sm.index > sm.idxmax()]
     cross = int(after[after < 1].index.min()) if (after < 1).any() else None
@@ -158,7 +157,7 @@ for ax, (a, run) in zip(axes[0], runs.items()):
         arch=a, lr=run.config.lr, wd=run.config.wd,
         tau_steps=decay_timescale(run.config.lr, run.config.wd),
         T_over_tau=decay_horizon(f.lr.to_numpy(), run.config.wd),
-        lam_peak_step=ph.peak_step, w2_peak_step=int(w2.idxmax()) + 1, balance_cross_step=None if cross is None else cross + 1,
+        lam_peak_step=ph.peak_step, w2_peak_step=int(w2.idxmax()), balance_cross_step=cross,
         floor_reached=ph.floor_reached,
         ratio_on_floor=float(ratio[floor_mask].median()) if floor_mask.any() else np.nan,
         ratio_last_10pct=float(ratio[ratio.index >= 0.9 * ratio.index.max()].median()),
