@@ -137,7 +137,8 @@ def _glued(nb_path: Path) -> dict[str, str]:
 def test_glue_references_resolve_and_format(smoke_html):
     """Every {glue:text}`key:spec` on a built chapter page, or pointing at a built
     chapter from book/*.md, names a glued value that the spec can format (numpy
-    scalars glue as 'np.float64(...)', which myst-nb silently drops)."""
+    scalars glue as 'np.float64(...)', which myst-nb silently drops); a reference
+    to another page carries a spec (``path::key`` alone is misparsed)."""
     src = smoke_html.parent / "src"
     executed = {p.stem: p for p in (src / book.EXECUTED).glob("*.ipynb")}
     problems = []
@@ -149,7 +150,9 @@ def test_glue_references_resolve_and_format(smoke_html):
     for md in (src / "book").glob("*.md"):
         for target, key, spec in GLUE_REF.findall(md.read_text()):
             stem = Path(target).stem
-            if target and stem in executed:  # rows of chapters not in this build are skipped
+            if target and not spec:  # myst-nb would read 'path:' as the key and the key as a spec
+                problems.append(f"book/{md.name}: {target}::{key} needs a format spec, e.g. ':s'")
+            elif target and stem in executed:  # rows of chapters not in this build are skipped
                 problems += _check(f"book/{md.name}", executed[stem], key, spec)
     assert executed, "no executed chapters in the smoke build"
     assert not problems, "\n".join(problems)
