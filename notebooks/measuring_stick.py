@@ -52,7 +52,6 @@ import npmk.style
 from npmk import weibull
 from npmk.ledger import verdict
 
-# %matplotlib inline
 npmk.style.use()
 rng = np.random.default_rng(seed)
 K0_PAPER, LAM0_PAPER = 1.2054, 0.8875  # Ding (2026), two-parameter framework, Sec. 2
