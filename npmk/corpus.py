@@ -78,11 +78,10 @@ class Corpus:
 def stdlib_files() -> tuple[Path, list[Path]]:
     """The standard library's root and its ``.py`` files in the fixed corpus order."""
     root = Path(sysconfig.get_paths()["stdlib"])
-    files = [
-        p
-        for p in root.rglob("*.py")
-        if p.is_file() and not _SKIP_DIRS.intersection(p.relative_to(root).parts[:-1])
-    ]
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]  # prune site-packages etc.
+        files += [Path(dirpath, f) for f in filenames if f.endswith(".py")]
     return root, sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 

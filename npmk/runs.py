@@ -259,7 +259,7 @@ def write_json(path: Path, obj: Any) -> None:
 def locked(run_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``run_dir`` (blocks while another process trains there)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / ".lock", "w") as fh:
+    with open(run_dir / ".lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
