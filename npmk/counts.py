@@ -151,12 +151,15 @@ def _count_chunks(chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str)
     counts16 = torch.zeros(codec.size, dtype=torch.int64) if codec.exact else None
     bins32: _Bins | None = None
     sumsq, mx = 0.0, 0.0
+    scratch = torch.empty(0, dtype=bits)  # reused for the masked bit patterns: no allocation per chunk
     for chunk in chunks:
         if not chunk.numel():
             continue
         if chunk.dtype == torch.float64:
             chunk = chunk.to(torch.float32)
-        raw = chunk.contiguous().view(bits) & mask
+        if scratch.numel() < chunk.numel():
+            scratch = torch.empty(chunk.numel(), dtype=bits)
+        raw = torch.bitwise_and(chunk.contiguous().view(bits), mask, out=scratch[: chunk.numel()])
         if codec.exact:
             counts16 += torch.bincount(raw, minlength=codec.size)
             continue

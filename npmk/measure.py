@@ -117,19 +117,19 @@ def _populations(ckpt: Checkpoint, fam: str, by: str) -> list[_Population]:
 def _count(ckpt: Checkpoint, info: TensorInfo, keep: np.ndarray | None) -> ValueCounts:
     """Counts of one tensor, or of the elements at sorted flat positions ``keep``."""
     dtype = getattr(torch, info.dtype)
-    if keep is None:
-        vc = ValueCounts.of_chunks(ckpt.chunks(info), dtype, info.name)
-    else:
+    if keep is not None:
         picked, start = [], 0
         for chunk in ckpt.chunks(info):
             lo, hi = np.searchsorted(keep, [start, start + chunk.numel()])
             if hi > lo:
                 picked.append(chunk[torch.from_numpy(keep[lo:hi] - start)])
             start += chunk.numel()
-        vc = ValueCounts.of(torch.cat(picked) if picked else torch.empty(0, dtype=dtype), info.name)
-    if len(vc.table()[0]) == 1:
-        value = vc.table()[0][0]
-        raise FitError(f"tensor {info.name!r}: all {info.numel} magnitudes equal {value:g}; a constant tensor has no Weibull shape")
+        return ValueCounts.of(torch.cat(picked) if picked else torch.empty(0, dtype=dtype), info.name)
+    vc = ValueCounts.of_chunks(ckpt.chunks(info), dtype, info.name)
+    values = vc.table()[0]
+    if values.size == 1:  # all-zero or constant: an init or export bug, never a weight distribution
+        raise FitError(f"tensor {info.name!r}: all {info.numel} magnitudes equal {values[0]:g}; "
+                       "a constant tensor has no Weibull shape")
     return vc
 
 
