@@ -128,8 +128,10 @@ if pub is not None:
 # %% [markdown]
 # After step 5,000 the fitted trajectories have RMS/λ ≈ {glue:text}`pub_bridge_measured:.3f`
 # while a true Weibull at the same k would have √Γ(1 + 2/k) ≈ {glue:text}`pub_bridge_gamma:.3f`:
-# trained matrices carry heavier tails than a Weibull body implies, so the Γ
-# bridge is biased by several percent.  That bias is the *bridge error*.
+# the magnitudes are not Weibull outside the fitted middle 80%, so the Γ bridge
+# is biased by several percent.  That bias is the *bridge error*.  It is there
+# from step 0: half-normal initial weights fit k₀ = 1.2054 and λ₀ = 0.8875σ,
+# so RMS/λ = 1/0.8875 = 1.127, while √Γ(1 + 2/k₀) = 1.223.
 #
 # ## Published data: the closed loop
 #
