@@ -40,7 +40,7 @@ real_pythia = True  # the dynamics paper's Pythia-70M k by step (registry file)
 hub_series = {}  # full: {hub_id: [revision, ...]} measured with npmk.measure
 bandwidth = 0.25  # decades of step
 eps = 0.01  # k per decade: |dk/dlog10 step| above this is a moving phase
-early_fraction = 0.10  # "early" = within this fraction of the run's steps
+early_fraction = 0.10  # "early" = within this fraction of all training steps
 
 # %%
 import json

@@ -38,7 +38,7 @@ include_minilm = True  # measure the all-MiniLM-L6-v2 wheel
 models = []  # extra sources: hub ids, local dirs or .safetensors files
 revisions = {}  # source -> revision, for hub ids in `models`
 paper_models = False  # measure the paper's 10 hub ids at their revisions (needs the Hub)
-subsample = None  # values drawn per user model (None = all); the paper's table uses its own column
+subsample = None  # values drawn per user model (None = all); paper models use the table column
 seed = 42
 
 # %%
