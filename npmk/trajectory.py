@@ -11,12 +11,13 @@ one fixed rule (thresholds are fractions, so the rule is scale-free):
 * ``peak``  — the step of the largest λ (the sampled maximum, not a fit);
 * ``relax`` — after the peak, until the floor starts;
 * ``floor`` — the longest final stretch over which λ stays within
-  ``floor_tol`` (relative) of its last value, λ ≤ (1 + floor_tol) · λ_end.
+  ``floor_tol`` (relative) of its last value, λ ≤ (1 + floor_tol) · λ_end,
+  provided it spans at least two snapshots; with fewer, the run stopped
+  mid-relaxation, the relaxation runs to the end and there is no floor.
 
 A trajectory *relaxes* only if λ_end is below λ_peak by at least
 ``relax_min`` (relative); otherwise the peak is terminal (still rising, or a
-plateau) and no step is labelled relax or floor.  A floor needs at least two
-snapshots; with one, the run stopped mid-relaxation (``floor_reached`` False).
+plateau) and no step is labelled relax or floor.
 
 Equilibrium.  Summed over a set of matrices, Δ‖W‖² ≈ −A + I − D with
 alignment A = 2η⟨W, û⟩, injection I = η²‖û‖² and decay D = 2ηλ_wd‖W‖²
@@ -65,14 +66,18 @@ class Phases:
     peak_value: float
     end_value: float
     relaxed: bool  #: λ_end < (1 − relax_min) λ_peak
-    floor_step: int | None  #: first step of the floor, None without relaxation
+    floor_step: int | None  #: first step of the floor, None without one
     floor_value: float  #: median λ over the floor (NaN without one)
-    floor_reached: bool  #: floor spans ≥ 2 snapshots
+
+    @property
+    def floor_reached(self) -> bool:
+        """Whether the trajectory ends on a floor of ≥ 2 snapshots."""
+        return self.floor_step is not None
 
     @property
     def overshoot(self) -> float:
         """λ_peak / λ_floor (NaN without a floor); 1 means no overshoot."""
-        return self.peak_value / self.floor_value if self.relaxed else float("nan")
+        return self.peak_value / self.floor_value
 
 
 def detect_phases(
@@ -108,24 +113,23 @@ def detect_phases(
         labels[onset:p] = "rise"
     labels[p] = "peak"
     relaxed = ve < (1 - relax_min) * vp
-    floor_step, floor_value, floor_reached = None, float("nan"), False
+    floor_step, floor_value = None, float("nan")
     if relaxed:
         inside = v[p + 1 :] <= (1 + floor_tol) * ve
         # the floor is the final run of in-tolerance points after the peak
         out = np.flatnonzero(~inside)
         first = p + 1 + (out[-1] + 1 if out.size else 0)
-        labels[p + 1 : first] = "relax"
-        labels[first:] = "floor"
-        floor_step = int(s[first])
-        floor_value = float(np.median(v[first:]))
-        floor_reached = len(s) - first >= 2
+        labels[p + 1 :] = "relax"
+        if len(s) - first >= 2:
+            labels[first:] = "floor"
+            floor_step = int(s[first])
+            floor_value = float(np.median(v[first:]))
     else:
         labels[p + 1 :] = "peak"  # within relax_min of the peak: a plateau, not a relaxation
     return Phases(
         steps=s, values=v, labels=labels.astype(str), initial_value=v0,
         onset_step=None if onset is None else int(s[onset]), peak_step=int(s[p]), peak_value=vp,
         end_value=ve, relaxed=bool(relaxed), floor_step=floor_step, floor_value=floor_value,
-        floor_reached=bool(floor_reached),
     )
 
 

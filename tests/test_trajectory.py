@@ -47,6 +47,7 @@ def test_run_stopped_mid_relaxation_has_no_floor():
     lam = np.interp(steps, [0, 2000, 5000], [0.02, 0.05, 0.025])  # still falling 8% per snapshot at the end
     ph = detect_phases(steps, lam)
     assert ph.relaxed and not ph.floor_reached
+    assert ph.floor_step is None and "floor" not in ph.labels and ph.labels[-1] == "relax"
 
 
 def test_phase_table_per_group():
