@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,8 @@ EVALS_THRESH = 1e-5
 MIN_EVALS_FOR_ALPHA = 20
 #: cap on float64 elements per batched SVD (~512 MB)
 _BATCH_ELEMENTS = 64_000_000
+#: matrices up to this many elements are decomposed on one thread (see singular_values)
+_ONE_THREAD_ELEMENTS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -165,12 +168,25 @@ def _checked(name: str, t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def singular_values(weights: Mapping[str, torch.Tensor], *, dtype: torch.dtype = torch.float64,
                     progress: bool = False) -> Iterator[tuple[str, np.ndarray]]:
     """Yield (name, singular values, descending) for every matrix in ``weights``.
 
     Matrices of the same shape are stacked and sent through one batched
     :func:`torch.linalg.svdvals` call (in ``dtype``), at most ~64M elements per batch.
+    Matrices of at most 2²¹ elements run on one intra-op thread: LAPACK finishes them
+    in milliseconds, and extra threads only add synchronisation — measured 10–50×
+    slower on 2 busy cores (e.g. 6×128×128: 0.87 s on 2 threads, 0.05 s on 1).
     Yields in batch order, not input order.
     """
     by_shape: dict[tuple[int, int], list[str]] = defaultdict(list)
@@ -182,7 +198,9 @@ def singular_values(weights: Mapping[str, torch.Tensor], *, dtype: torch.dtype =
         for start in range(0, len(names), per_batch):
             chunk = names[start:start + per_batch]
             stack = torch.stack([weights[n].detach().to("cpu", dtype) for n in chunk])
-            sv = torch.linalg.svdvals(stack).numpy()
+            n_threads = 1 if shape[0] * shape[1] <= _ONE_THREAD_ELEMENTS else torch.get_num_threads()
+            with _threads(n_threads):
+                sv = torch.linalg.svdvals(stack).numpy()
             del stack
             for name, s in zip(chunk, sv):
                 yield name, s
