@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -145,6 +146,9 @@ def test_execute_writes_result_with_profile_parameters(tmp_path):
     # the reader sees which values replaced the defaults, right where they were injected
     note = nb.cells[at[0] + 1]
     assert note.cell_type == "markdown" and "--profile smoke" in note.source and "`x = 7`" in note.source
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any file the user writes
     # no temporary or partial file is left beside or instead of the result
     assert sorted(p.name for p in layout.executed.iterdir()) == ["good.ipynb"]
     assert not list((layout.tree / "running").iterdir())
