@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     for route, r in results.items():
         k = r.get("k")
         ratio = f"{r['seconds'] / base:.2f}" if base else "–"
-        diff = f"{k - ref:+.2e}" if (k is not None and ref is not None) else "–"
+        diff = "(reference)" if route == "naive" else f"{k - ref:+.2e}" if (k is not None and ref is not None) else "–"
         kstr = f"{k:.12f}" if k is not None else "–"
         print(f"| {ROUTES[route][0]} | {r['seconds']:.2f} | {ratio} | {r['cpu_seconds']:.2f} | "
               f"{r['peak_rss_gib']:.2f} | {kstr} | {diff} |")
