@@ -169,6 +169,8 @@ ax.axhspan(*PAPER_SPLINE, color="0.6", alpha=0.25, label="paper: spline 0.92–0
 ax.axhspan(*PAPER_NAIVE, color="0.85", alpha=0.4, label="paper: naive 0.41–0.51")
 ax.axhline(1, color="k", lw=0.8)
 ax.set_xscale("log")
+ax.set_xticks(gaps, [str(g) for g in gaps])
+ax.minorticks_off()
 ax.set_xlabel("checkpoint gap g (optimizer steps)")
 ax.set_ylabel("recovery rate: median recovered / true A")
 ax.set_title("Alignment recovered from thinned snapshots")
@@ -267,7 +269,8 @@ if pub:
     for ax, (arch, d) in zip(axes[0], pub.items()):
         lim = [min(d.true.min(), d.spline.min()), max(d.true.max(), d.spline.max())]
         ax.plot(lim, lim, "k-", lw=0.8)
-        ax.scatter(d.true, d.spline, s=6, c=np.log2(d.local_gap), cmap="viridis")
+        sc = ax.scatter(d.true, d.spline, s=6, c=np.log2(d.local_gap), cmap="viridis")
+        fig.colorbar(sc, ax=ax, label="log₂ local checkpoint gap")
         ax.set_xlabel("true A_t (shipped)")
         ax.set_ylabel("spline A_t (shipped)")
         ax.set_title(f"paper's self-trained {arch}: median {recovery_rate(d.spline, d.true):.3f}")
