@@ -75,3 +75,25 @@ def test_rate_correlation_planted_and_independent():
     d = _sigmoid(4.3, width=0.1, seed=4)
     far = rate_correlation(STEPS, c, STEPS, d, n_perm=500, seed=0)
     assert far.p_value > 0.05
+
+
+def test_lead_lag_table_separates_planted_from_decoy():
+    import pandas as pd
+
+    from npmk.emergence import lead_lag_table
+
+    rows_s, rows_c = [], []
+    for i, mid in enumerate([2.0, 3.0, 4.0]):  # three "sizes" emerging a decade apart
+        model = f"m{i}"
+        for stat, smid in [("planted", mid), ("decoy", 1.2)]:
+            y = _sigmoid(smid, width=0.25, seed=20 + i)
+            rows_s += [{"model": model, "statistic": stat, "step": s, "value": v} for s, v in zip(STEPS, y)]
+        y = _sigmoid(mid, seed=30 + i)
+        rows_c += [{"model": model, "capability": "cap", "step": s, "value": v, "stderr": 0.005,
+                    "direction": 1} for s, v in zip(STEPS, y)]
+    t = lead_lag_table(pd.DataFrame(rows_s), pd.DataFrame(rows_c), n_perm=2000, n_perm_rate=50, seed=0)
+    summary = t.summary.set_index("statistic")
+    assert summary.loc["planted", "n_models"] == 3
+    assert summary.loc["planted", "p_lag"] < 0.01 and summary.loc["planted", "max_abs_lag"] < 0.2
+    assert summary.loc["decoy", "p_lag"] > 0.2
+    assert len(t.detail) == 6
