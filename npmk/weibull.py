@@ -28,6 +28,8 @@ __all__ = [
     "fit",
     "fit_mle",
     "fit_histogram_npm",
+    "histogram_npm_result",
+    "ols_from_centered",
     "halfnormal_anchor",
     "weibull_mean",
     "weibull_rms",
