@@ -89,7 +89,8 @@ from myst_nb import glue
 
 import npmk.style
 from npmk import data, ledger
-from npmk.capabilities import PYTHIA_TASKS, pythia_eval_keys, pythia_evals, run_probes
+from npmk.capabilities import pythia_eval_keys, pythia_evals, run_probes
+from npmk.checkpoints import open_checkpoint
 from npmk.emergence import change_point, emergence, lead_lag_table, lead_lag_test, smooth
 from npmk.runs import RunConfig, get_run
 from npmk.spectra import trajectory
@@ -243,16 +244,22 @@ def run_label(cfg: dict) -> str:
     return f"{cfg['arch']}-{cfg.get('size', 'small')}-s{cfg.get('seed', 0)}"
 
 
+def add_drift_rate(df: pd.DataFrame) -> pd.DataFrame:
+    """drift_per_decade = rel_change / log10(step / previous step); NaN where the previous step is 0."""
+    steps = sorted(df["step"].unique())
+    prev_step = dict(zip(steps[1:], steps[:-1]))
+    df["drift_per_decade"] = [
+        r / math.log10(s / prev_step[s]) if s in prev_step and prev_step[s] >= 1 else np.nan
+        for s, r in zip(df["step"], df["rel_change"])]
+    return df
+
+
 per_matrix, probes = [], []
 for cfg in runs:
     run = get_run(RunConfig(**cfg), progress=False)
     label = run_label(cfg)
     steps = run.snapshot_steps
-    df = trajectory(((s, run.snapshot(s)) for s in steps), family=run.family, progress=False)
-    prev_step = dict(zip(steps[1:], steps[:-1]))
-    df["drift_per_decade"] = [
-        r / math.log10(s / prev_step[s]) if s in prev_step and prev_step[s] >= 1 else np.nan
-        for s, r in zip(df["step"], df["rel_change"])]
+    df = add_drift_rate(trajectory(((s, run.snapshot(s)) for s in steps), family=run.family, progress=False))
     df["model"] = label
     per_matrix.append(df)
     for s in steps:  # Weibull shape of the pooled class magnitudes at each snapshot
@@ -434,19 +441,15 @@ else:
 
 # %%
 def hub_snapshots(size: str):
-    """(step, state dict) of EleutherAI/pythia-<size> at each evaluated step, one at a time."""
-    from transformers import AutoModelForCausalLM
-
+    """(step, 2-D tensors) of EleutherAI/pythia-<size> at each evaluated step, one checkpoint at a time."""
     for step in pythia_eval_keys(size):
-        model = AutoModelForCausalLM.from_pretrained(f"EleutherAI/pythia-{size}", revision=f"step{step}",
-                                                     dtype=torch.float32)
-        yield step, model.state_dict()
-        del model
+        ckpt = open_checkpoint(f"EleutherAI/pythia-{size}", revision=f"step{step}")
+        yield step, {i.name: ckpt.tensor(i) for i in ckpt.infos() if len(i.shape) == 2}
 
 
 hub_frames = []
 for size in hub_sizes:
-    df = trajectory(hub_snapshots(size), family="gpt_neox")
+    df = add_drift_rate(trajectory(hub_snapshots(size), family="gpt_neox"))
     df["model"] = f"pythia-{size}"
     hub_frames.append(df)
 if hub_frames:
