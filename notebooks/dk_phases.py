@@ -38,9 +38,10 @@
 runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
 real_pythia = True  # the dynamics paper's Pythia-70M k by step (registry file)
 hub_series = {}  # full: {hub_id: [revision, ...]} measured with npmk.measure
+max_snapshots = 24  # checkpoints per self-trained run, log-spaced subset of its snapshots
 bandwidth = 0.25  # decades of step
 eps = 0.01  # k per decade: |dk/dlog10 step| above this is a moving phase
-early_fraction = 0.10  # "early" = within this fraction of all training steps
+early_fraction = 0.10  # anchor counts as early within this fraction of all training steps
 
 # %%
 import json
@@ -48,6 +49,7 @@ import math
 import re
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
@@ -70,9 +72,10 @@ for cfg in runs:
     run = get_run(RunConfig(**cfg))
     name = f"lab {cfg['arch']}-{cfg['size']}"
     rows = []
-    for step in run.snapshot_steps:
-        if step <= 0:
-            continue  # log axis: the step-0 snapshot has no place on it
+    # step 0 has no place on a log axis; the rest thinned evenly in log(step)
+    positive = [s for s in run.snapshot_steps if s > 0]
+    keep = np.unique(np.round(np.geomspace(1, len(positive), min(max_snapshots, len(positive)))).astype(int) - 1)
+    for step in [positive[i] for i in keep]:
         t = measure(run.snapshot(step), by="kind", family=run.family, progress=False)
         pooled = measure(run.snapshot(step), by="pooled", family=run.family, progress=False)
         rows.append({"step": step, "k": float(pooled["k"].iloc[0]),

@@ -38,7 +38,7 @@ include_minilm = True  # measure the all-MiniLM-L6-v2 wheel
 models = []  # extra sources: hub ids, local dirs or .safetensors files
 revisions = {}  # source -> revision, for hub ids in `models`
 paper_models = False  # measure the paper's 10 hub ids at their revisions (needs the Hub)
-subsample = None  # values drawn per user model (None = all); paper models use the table column
+subsample = None  # values drawn per user model, None keeps all; paper models use the table column
 seed = 42
 
 # %%
@@ -153,13 +153,14 @@ plt.show()
 # all-MiniLM-L6-v2 reads $k =$ {glue:text}`k_minilm:.4f`, which is
 # {glue:text}`minilm_band_text` the NPM-K band. Of the lab runs, the Pythia-style
 # run ends at $k =$ {glue:text}`k_lab_pythia:.4f` and the LLaMA-style run at
-# $k =$ {glue:text}`k_lab_llama:.4f`. These runs are small models trained for a
-# few minutes (T/τ far below the paper's models, see
-# {doc}`two_parameters`), so they sit close to the half-normal initialisation
-# anchor $k_0 \approx 1.205$ rather than at a terminal value; they are not
-# evidence for or against the band. The paper's claim concerns ten large,
-# fully-trained decoders; on this machine only MiniLM is a fully trained real
-# network, and it is a BERT encoder, a family the paper did not measure.
+# $k =$ {glue:text}`k_lab_llama:.4f`. The lab models are two-layer decoders of
+# about a million parameters trained on a few megabytes of Python source, and
+# their pooled skeleton is dominated by the embedding and output matrices: they
+# share the paper's architectures, not its scale, data or token budget, so they
+# are not evidence for or against the band. On this machine the only fully
+# trained real network is MiniLM, and it is a BERT encoder, a family the paper
+# did not measure; its reading is a data point about a trained BERT and says
+# nothing for or against the paper's ten decoders.
 #
 # The published Pythia-1B value, 1.1808, is in the band; the `full` profile
 # remeasures it (10M-value subsample, seed 42, as the paper prescribes) with the
