@@ -131,12 +131,13 @@ for i, name in enumerate(show):
     axes[1].plot(c["step"], c["dk"], "-", color=f"C{i}")
 ref = results[show[-1]] if show else None
 if ref is not None:
-    for label in ("formation", "anchor", "bifurcation"):
+    lo, hi = axes[1].get_ylim()
+    for j, label in enumerate(("formation", "anchor", "bifurcation")):
         p = getattr(ref, label)
         if p is not None:
             for ax in axes:
                 ax.axvspan(p.start, max(p.end, p.start * 1.05), color=colors[label], alpha=0.25, lw=0)
-            axes[1].text(p.start, axes[1].get_ylim()[1], label, fontsize=8, va="top")
+            axes[1].text(p.start, hi - j * 0.12 * (hi - lo), label, fontsize=8, va="top")
 axes[1].axhspan(-eps, eps, color="0.85", label="|dk| ≤ ε")
 axes[0].set_ylabel("pooled Weibull shape k")
 axes[1].set_ylabel("dk / dlog10(step) (per decade)")
