@@ -174,15 +174,15 @@ def lambda_scaling(db: pd.DataFrame, family: str = "Pythia") -> LambdaScaling:
     return LambdaScaling(r=r, slope=slope, n=len(sub), x=x, y=y)
 
 
-def tau(eta, weight_decay):
-    """τ = 1/(η·λ_wd), the AdamW weight-decay timescale in steps (η: learning rate)."""
+def tau(eta: float | pd.Series, weight_decay: float | pd.Series) -> float | pd.Series:
+    """τ = 1/(η·λ_wd), the AdamW weight-decay timescale in steps (η: peak learning rate)."""
     return 1.0 / (eta * weight_decay)
 
 
 def t_over_tau(steps: float, eta: float, weight_decay: float) -> float:
-    """Training budget in units of τ: T·η·λ_wd (dimensionless)."""
-    if eta <= 0 or weight_decay <= 0:
-        raise ValueError(f"T/τ needs η > 0 and λ_wd > 0, got η={eta}, λ_wd={weight_decay}")
+    """Training budget in units of τ: T·η·λ_wd (dimensionless; 0 without weight decay, τ = ∞)."""
+    if eta <= 0 or weight_decay < 0 or steps < 0:
+        raise ValueError(f"T/τ needs T ≥ 0, η > 0 and λ_wd ≥ 0, got T={steps}, η={eta}, λ_wd={weight_decay}")
     return float(steps) * eta * weight_decay
 
 

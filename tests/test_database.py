@@ -52,6 +52,7 @@ def test_saturation_edges():
         D.saturation_state(float("nan"))
     with pytest.raises(ValueError):
         D.t_over_tau(100, 0.0, 0.1)
+    assert D.saturation_state(D.t_over_tau(10_000, 1e-3, 0.0)) == "Transition"  # no decay: τ = ∞
 
 
 def test_selection_severity_tracks_storage(db):
