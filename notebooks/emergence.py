@@ -131,6 +131,7 @@ if len(evals):
                     kind="line", marker="o", markersize=3, height=2.4, aspect=1.25,
                     facet_kws={"sharey": False})
     g.set(xscale="log")
+    g.set_titles("{col_name}")
     g.set_axis_labels("training step (log)", "score")
     g.figure.suptitle("Pythia zero-shot evaluations by checkpoint (Biderman et al. 2023)", y=1.02)
     plt.show()
@@ -305,6 +306,7 @@ g = sns.relplot(data=plot, x="step", y="value", hue="cls", style="model", col="s
                 kind="line", height=2.4, aspect=1.2, facet_kws={"sharey": False},
                 palette={c: npmk.style.CLASS_COLORS[c] for c in CLASSES})
 g.set(xscale="log")
+g.set_titles("{col_name}")
 g.set_axis_labels("training step (log)", "median over the class")
 init = own_stats[own_stats.step == 0].groupby(["stat", "cls"])["value"].median()
 for stat, ax in g.axes_dict.items():
@@ -372,7 +374,8 @@ plt.show()
 
 # %%
 lagplot = det[det.emerged].copy()
-loss_cp = own.detail[(own.detail.capability == "in_context_copy acc")][["model", "u_cap"]].drop_duplicates()
+loss_cp = own.detail[(own.detail.capability == "in_context_copy acc") & own.detail.emerged][
+    ["model", "u_cap"]].drop_duplicates()
 ctrl = []
 for model, p in probes[(probes.capability == "validation loss") & (probes.step >= 1)].groupby("model"):
     cu = loss_cp.loc[loss_cp.model == model, "u_cap"]
