@@ -45,7 +45,11 @@ Choices (the lab's conventions, for the chapters that read these runs)
   corrupted with rate ``corrupt`` if > 0) is sampled as ``batch`` random windows
   of ``seq_len`` + 1 tokens per step, drawn from ``numpy.random.default_rng([seed,
   step])`` — so the data position is a function of the step and resume needs no
-  data-loader state.  The validation set is never corrupted.
+  data-loader state.  A fraction ``repeat_frac`` of the windows (same rng)
+  tile a span of natural code of random length p ∈ [8, ⌈(seq_len+1)/2⌉]:
+  ``[c_0 … c_{p−1}, c_0 … c_{p−1}, …]`` — in-context repetition that rewards an
+  induction head (a random period rules out a fixed positional shortcut).  The
+  validation set is never corrupted nor repeated.
 * Probes at every snapshot: ``val_loss`` = mean next-token cross-entropy (nats)
   on ``probe_batch`` evenly spaced validation windows; ``copy_acc`` /
   ``copy_loss`` = top-1 accuracy / cross-entropy on the second half of
@@ -105,15 +109,15 @@ __all__ = [
 SIZE_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         steps=60, lr=3e-3, wd=0.1, warmup=10, batch=4, seq_len=32, tokenizer="bpe", vocab=512,
-        corpus_bytes=200_000, snap_log_until=8, snap_every=20, probe_batch=8, copy_len=8,
+        corpus_bytes=200_000, snap_log_until=8, snap_every=20, probe_batch=8, copy_len=8, repeat_frac=0.0,
     ),
     "small": dict(
-        steps=1500, lr=3e-3, wd=0.3, warmup=100, batch=16, seq_len=128, tokenizer="bpe", vocab=2048,
-        corpus_bytes=8_000_000, snap_log_until=64, snap_every=50, probe_batch=32, copy_len=32,
+        steps=1000, lr=3e-3, wd=0.5, warmup=100, batch=8, seq_len=128, tokenizer="bpe", vocab=2048,
+        corpus_bytes=8_000_000, snap_log_until=64, snap_every=50, probe_batch=32, copy_len=32, repeat_frac=0.25,
     ),
     "pythia-70m": dict(
         steps=20_000, lr=1e-3, wd=0.01, warmup=200, batch=24, seq_len=512, tokenizer="pythia", vocab=0,
-        corpus_bytes=400_000_000, snap_log_until=512, snap_every=1000, probe_batch=32, copy_len=128,
+        corpus_bytes=400_000_000, snap_log_until=512, snap_every=1000, probe_batch=32, copy_len=128, repeat_frac=0.0,
     ),
 }
 
@@ -145,6 +149,7 @@ class RunConfig:
     tokenizer: str | None = None
     vocab: int | None = None
     val_frac: float = 0.05
+    repeat_frac: float | None = None
     rec: int = 1
     snap_log_until: int | None = None
     snap_every: int | None = None
@@ -168,6 +173,8 @@ class RunConfig:
             problems.append(f"lr={cfg.lr} (need > 0)")
         if cfg.wd < 0:
             problems.append(f"wd={cfg.wd} (need ≥ 0)")
+        if not 0 <= cfg.repeat_frac <= 1:
+            problems.append(f"repeat_frac={cfg.repeat_frac} (need 0 ≤ fraction ≤ 1)")
         if not 0 <= cfg.corrupt <= 1:
             problems.append(f"corrupt={cfg.corrupt} (need 0 ≤ ρ ≤ 1)")
         if cfg.wd_on not in {"all", "matrices"}:

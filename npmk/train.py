@@ -102,11 +102,19 @@ class Trainer:
         self.t = 0
 
     def batch(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and next-token targets of update t: ``batch`` windows drawn with rng([seed, t])."""
+        """Inputs and next-token targets of update t: ``batch`` windows drawn with rng([seed, t]);
+        a fraction ``repeat_frac`` of them (same rng) tile a span of random length p ∈ [8, ⌈(L+1)/2⌉]."""
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, t])
         starts = torch.from_numpy(rng.integers(0, len(self.train_tokens) - cfg.seq_len - 1, cfg.batch))
         idx = starts[:, None] + torch.arange(cfg.seq_len + 1)
+        if cfg.repeat_frac > 0:
+            # repeated windows: a span of random length p (so that only content-based
+            # lookup, not a fixed positional offset, predicts the repeat), tiled
+            rep = rng.random(cfg.batch) < cfg.repeat_frac
+            period = rng.integers(8, (cfg.seq_len + 2) // 2 + 1, cfg.batch)
+            for b in np.flatnonzero(rep):
+                idx[b] = starts[b] + torch.arange(cfg.seq_len + 1) % int(period[b])
         win = self.train_tokens[idx]
         return win[:, :-1], win[:, 1:]
 

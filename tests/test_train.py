@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 
@@ -111,3 +112,17 @@ def test_schedule_and_config_validation():
         RunConfig(size="tiny", corrupt=2.0).resolved()
     with pytest.raises(ValueError, match="arch"):
         RunConfig(arch="gpt2").resolved()
+
+
+def test_repeated_windows_tile_a_span():
+    from npmk.train import Trainer, prepare
+
+    cfg, data = prepare(RunConfig(size="tiny", repeat_frac=1.0))
+    x, y = Trainer(cfg, data).batch(7)
+    for row, nxt in zip(x, y):
+        seq = np.concatenate([row.numpy(), nxt[-1:].numpy()])
+        periods = [p for p in range(8, len(seq)) if np.array_equal(seq[p:], seq[: len(seq) - p])]
+        assert periods, "every window repeats with some period"
+    cfg0, _ = prepare(RunConfig(size="tiny"))
+    x0, _ = Trainer(cfg0, data).batch(7)
+    assert not torch.equal(x0, x)
