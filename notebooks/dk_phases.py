@@ -155,9 +155,9 @@ plt.show()
 # {glue:text}`real_formation`, the anchor at {glue:text}`real_anchor` (that is
 # {glue:text}`real_anchor_pct:.1f`% of the 143,000 steps) and bifurcation at
 # {glue:text}`real_bifurcation`: {glue:text}`real_order_verdict` for the published
-# order. Before step ~500 $k$ does not move at all (the learning-rate warmup
-# keeps updates tiny), so formation starts late in absolute steps but early in
-# the run: the anchor lies {glue:text}`real_anchor_early` the first
+# order. Before step ~500 $k$ does not move at all (Pythia's learning rate warms
+# up linearly over the first 1% of training, 1,430 steps, per its published
+# config), so formation starts late in absolute steps but early in the run: the anchor lies {glue:text}`real_anchor_early` the first
 # {glue:text}`early_pct:.0f`% of training, the window in which the break-even and
 # rewinding points sit. The bifurcation here is a slow fall of the pooled $k$ from
 # about 1.19 to 1.16, which the pooled curve cannot attribute to a class; the
