@@ -116,3 +116,25 @@ def test_nearest_uses_every_shared_kind_and_prefers_coverage():
 def test_kind_medians_from_per_tensor_rows():
     t = pd.DataFrame({"kind": ["o", "o", "o", "embed", "ffn_in"], "k": [1.1, 1.3, 1.2, 0.9, 1.19]})
     assert D.kind_medians(t) == {"ffn_in": 1.19, "o": 1.2}
+
+
+def test_published_tables_agree_with_style_and_full_profile():
+    from pathlib import Path
+
+    import yaml
+
+    from npmk.style import K_BAND
+
+    claims = D.published_table("npmk_claims.csv").set_index("key")
+    assert tuple(claims.loc["terminal_k_band", ["lo", "hi"]].astype(float)) == K_BAND
+    table = D.published_table("npmk_terminal_k.csv")
+    assert len(table) == 10 and table["hub_id"].is_unique
+    # only Pythia-1B has a value citable offline; the rest stay empty, never guessed
+    assert table["published_k"].notna().sum() == 1
+    profiles = yaml.safe_load((Path(D.PUBLISHED_DIR).parents[0] / "profiles.yaml").read_text())
+    full = profiles["two_parameters"]["full"]
+    assert full["models"] == list(table["hub_id"])
+    assert full["revisions"] == dict(zip(table["hub_id"], table["revision"]))
+    assert profiles["terminal_k"]["full"]["paper_models"] is True
+    with pytest.raises(FileNotFoundError):
+        D.published_table("no_such_table.csv")
