@@ -23,6 +23,7 @@ from scipy import integrate, special, stats
 __all__ = [
     "WeibullFit",
     "FitError",
+    "body_bounds",
     "body_ranks",
     "plotting_y",
     "fit",
@@ -70,7 +71,8 @@ class WeibullFit:
         return asdict(self)
 
 
-def _lo_hi(trim: float) -> tuple[float, float]:
+def body_bounds(trim: float) -> tuple[float, float]:
+    """Plotting-position bounds (lo, hi) = ((1 - trim)/2, 1 - lo) of the body; checks trim in (0, 1]."""
     if not (isinstance(trim, (int, float)) and 0.0 < float(trim) <= 1.0):
         raise ValueError(f"trim must be a number in (0, 1], got {trim!r}")
     # Rounded so that trim=0.8 gives exactly the float 0.1 (1 - 0.8 is 0.19999999999999996).
@@ -83,7 +85,7 @@ def body_ranks(n: int, trim: float) -> tuple[int, int]:
 
     lo = (1 - trim)/2, hi = 1 - lo. Returns i_lo > i_hi when the body is empty.
     """
-    lo, hi = _lo_hi(trim)
+    lo, hi = body_bounds(trim)
     n = int(n)
     if n <= 0:
         return 1, 0
@@ -116,7 +118,11 @@ def weibull_cdf(x: np.ndarray | float, k: float, lam: float) -> np.ndarray:
 
 
 def _as_magnitudes(x, name: str) -> np.ndarray:
-    arr = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
+    if hasattr(x, "detach"):  # torch tensor: numpy has no bfloat16, so widen on the torch side
+        x = x.detach().cpu()
+        if x.is_floating_point():
+            x = x.double()
+    arr = np.asarray(x)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{name}: expected real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False).ravel()
@@ -148,8 +154,8 @@ def fit(x, trim: float = 0.8, *, name: str = "x", presorted: bool = False) -> We
     x: nonnegative finite values (any shape; numpy array, list or torch tensor).
     Zeros count as values (they take ranks) but must not fall inside the body,
     where ln 0 is undefined. presorted: x is already ascending (checked), so no
-    sorted copy is made. Beyond the sort, memory is O(block): the sums run over
-    blocks of ranks, so 1e9 values need their own 8 GB and little more.
+    sorted copy is made. Beyond the float64 values (and their sorted copy unless
+    presorted), memory is O(block): the sums run over blocks of ranks.
     """
     v = _as_magnitudes(x, name)
     if not presorted:
@@ -248,7 +254,7 @@ def halfnormal_anchor(trim: float = 0.8) -> tuple[float, float]:
     gives k0 = cov(X, y)/var(X) and lam0 = exp(E X - E y / k0), computed by
     adaptive quadrature (sigma = 1). At trim 0.8: (1.20543, 0.88749).
     """
-    lo, hi = _lo_hi(trim)
+    lo, hi = body_bounds(trim)
     width = hi - lo
 
     def X(F: float) -> float:
