@@ -35,14 +35,13 @@ import torch
 from tqdm import tqdm
 
 from npmk import skeleton
-from npmk.checkpoints import Checkpoint, SourceError, TensorInfo, open_checkpoint
-from npmk.counts import UnsupportedDtypeError, ValueCounts
-from npmk.weibull import FitError
+from npmk.checkpoints import Checkpoint, TensorInfo, open_checkpoint
+from npmk.counts import UnsupportedDtypeError, ValueCounts, check_dtype
+from npmk.weibull import FitError, body_bounds
 
 __all__ = ["measure", "cli", "MeasureError", "COLUMNS"]
 
 BY = ("pooled", "kind", "tensor")
-_FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
 _QUANTILES = (0.10, 0.50, 0.90, 0.99)
 #: Tensors counted ahead of the one being pooled (bounds memory for fp32 bucket arrays).
 _AHEAD = 4
@@ -98,12 +97,8 @@ def _populations(ckpt: Checkpoint, fam: str, by: str) -> list[_Population]:
         )
     if not eligible:
         raise MeasureError(f"{ckpt.label}: no tensor is in the {fam} skeleton (>= 2-D *.weight); nothing to measure")
-    for info, _ in eligible:
-        if info.dtype not in _FLOAT_DTYPES:
-            raise UnsupportedDtypeError(
-                f"tensor {info.name!r} ({info.file or ckpt.label}) has dtype {info.dtype}; npmk measures float16, "
-                "bfloat16 and float32 weights (dequantize int8/4-bit checkpoints first)"
-            )
+    for info, _ in eligible:  # before any data is read
+        check_dtype(info.dtype, f"tensor {info.name!r} ({info.file or ckpt.label})")
     if by == "pooled":
         return [_Population("pooled", None, None, [i for i, _ in eligible])]
     if by == "tensor":
@@ -115,22 +110,32 @@ def _populations(ckpt: Checkpoint, fam: str, by: str) -> list[_Population]:
 
 
 def _count(ckpt: Checkpoint, info: TensorInfo, keep: np.ndarray | None) -> ValueCounts:
-    """Counts of one tensor, or of the elements at sorted flat positions ``keep``."""
-    dtype = getattr(torch, info.dtype)
-    if keep is not None:
-        picked, start = [], 0
+    """Counts of one tensor, or of the elements at sorted flat positions ``keep``.
+
+    The whole tensor is counted either way, so a NaN/Inf or a constant tensor is
+    reported even when a subsample would miss it.
+    """
+    picked: list[torch.Tensor] = []
+
+    def chunks():
+        start = 0
         for chunk in ckpt.chunks(info):
-            lo, hi = np.searchsorted(keep, [start, start + chunk.numel()])
-            if hi > lo:
-                picked.append(chunk[torch.from_numpy(keep[lo:hi] - start)])
-            start += chunk.numel()
-        return ValueCounts.of(torch.cat(picked) if picked else torch.empty(0, dtype=dtype), info.name)
-    vc = ValueCounts.of_chunks(ckpt.chunks(info), dtype, info.name)
+            if keep is not None:
+                lo, hi = np.searchsorted(keep, [start, start + chunk.numel()])
+                if hi > lo:  # indexing copies, so the reused read buffer may be overwritten
+                    picked.append(chunk[torch.from_numpy(keep[lo:hi] - start)])
+                start += chunk.numel()
+            yield chunk
+
+    dtype = getattr(torch, info.dtype)
+    vc = ValueCounts.of_chunks(chunks(), dtype, info.name)
     values = vc.table()[0]
     if values.size == 1:  # all-zero or constant: an init or export bug, never a weight distribution
         raise FitError(f"tensor {info.name!r}: all {info.numel} magnitudes equal {values[0]:g}; "
                        "a constant tensor has no Weibull shape")
-    return vc
+    if keep is None:
+        return vc
+    return ValueCounts.of(torch.cat(picked) if picked else torch.empty(0, dtype=dtype), info.name)
 
 
 def measure(
@@ -158,6 +163,7 @@ def measure(
         raise ValueError(f"by must be one of {BY}, got {by!r}")
     if subsample is not None and (int(subsample) != subsample or subsample < 1):
         raise ValueError(f"subsample must be a positive integer, got {subsample!r}")
+    body_bounds(trim)  # a bad trim fails now, not after reading the whole checkpoint
     ckpt = open_checkpoint(source, revision)
     fam = _resolve_family(ckpt, family)
     pops = _populations(ckpt, fam, by)
@@ -237,7 +243,9 @@ def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | N
 
 # --- command line --------------------------------------------------------------------------
 
-_ERRORS = (SourceError, FitError, UnsupportedDtypeError, skeleton.UnknownArchitectureError, MeasureError, ValueError)
+# Every npmk input error (SourceError, FitError, MeasureError, UnknownArchitectureError, a bad
+# trim) is a ValueError; an unsupported dtype is a TypeError.
+_ERRORS = (ValueError, UnsupportedDtypeError)
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -249,14 +257,36 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 def cli(argv: list[str]) -> int:
     """``npmk measure SOURCE... [--revision R] [--trim 0.8] [--by pooled|kind|tensor] [--format table|csv|json]``."""
-    parser = argparse.ArgumentParser(prog="npmk measure", description="Weibull (k, lambda) of a checkpoint's skeleton.")
-    parser.add_argument("source", nargs="+", help="Hub id, local directory, .safetensors file(s) or .bin")
+    parser = argparse.ArgumentParser(
+        prog="npmk measure",
+        description="Weibull shape k and scale lambda of the body of |W| over a checkpoint's skeleton\n"
+        "(every >= 2-D *.weight: attention, MLP, embeddings, head) by the probability-plot fit;\n"
+        "exact for fp16/bf16 checkpoints. Tensors are read one at a time.",
+        epilog="examples:\n"
+        "  npmk measure path/to/model_dir\n"
+        "  npmk measure path/to/model_dir --by kind --format json\n"
+        "  npmk measure shard-00001.safetensors shard-00002.safetensors --by tensor --format csv\n"
+        "  npmk measure EleutherAI/pythia-70m --revision step3000   (needs the Hub or its local cache)\n\n"
+        "Errors (unreadable file, NaN/Inf or constant tensor, unsupported dtype, unknown architecture)\n"
+        "print one line on stderr and exit with status 1.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source", nargs="+",
+                        help="Hub id, local directory (config.json + weights), .safetensors file(s) or a .bin")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit); default main")
-    parser.add_argument("--trim", type=float, default=0.8, help="body fraction fitted (default 0.8 = middle 80%%)")
-    parser.add_argument("--by", choices=BY, default="pooled")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    parser.add_argument("--family", default=None, help="skeleton rule table (transformers model_type) to use")
-    parser.add_argument("--subsample", type=int, default=None, help="fit this many magnitudes drawn at random")
+    parser.add_argument("--trim", type=float, default=0.8,
+                        help="body fraction fitted, in (0, 1] (default 0.8 = middle 80%%; 1 = all values)")
+    parser.add_argument("--by", choices=BY, default="pooled",
+                        help="one row for the whole skeleton (default), one per component kind, or one per tensor")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="table (default); csv with every column; json: an object for --by pooled, "
+                        "else a list of objects (lam is spelled lambda)")
+    parser.add_argument("--family", default=None,
+                        help="skeleton rule table (transformers model_type, e.g. gpt_neox, llama) when "
+                        "config.json is missing or names an unknown architecture")
+    parser.add_argument("--subsample", type=int, default=None,
+                        help="fit this many magnitudes drawn without replacement per row (NPM-K: 10000000); "
+                        "default: all values")
     parser.add_argument("--seed", type=int, default=42, help="seed of --subsample (default 42)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     args = parser.parse_args(argv[1:])
