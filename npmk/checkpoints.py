@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["SourceError", "TensorInfo", "Checkpoint", "open_checkpoint", "CHUNK_ELEMS"]
+__all__ = ["SourceError", "TensorInfo", "Checkpoint", "open_checkpoint", "drop_tied_aliases", "CHUNK_ELEMS"]
 
 #: Elements per chunk handed to consumers of ``Checkpoint.chunks``.
 CHUNK_ELEMS = 1 << 20
@@ -199,9 +199,10 @@ def _from_safetensors(files: Sequence[Path], label: str, config: dict | None) ->
 # --- in-memory and PyTorch pickles ---------------------------------------------------------
 
 
-def _from_state_dict(state: Mapping, label: str, config: dict | None) -> Checkpoint:
-    """In-memory tensors; tied aliases (same storage, e.g. a head tied to the embedding)
-    are kept once, as ``save_pretrained`` does, so no matrix is counted twice."""
+def drop_tied_aliases(state: Mapping, label: str = "state dict") -> dict[str, torch.Tensor]:
+    """The state dict with each tied alias (a tensor viewing the same memory as an earlier
+    entry, e.g. a head tied to the embedding) kept once, as ``save_pretrained`` does, so
+    no matrix is counted twice. A non-tensor entry is a SourceError naming it."""
     tensors, seen = {}, set()
     for name, t in state.items():
         if not isinstance(t, torch.Tensor):
@@ -211,6 +212,11 @@ def _from_state_dict(state: Mapping, label: str, config: dict | None) -> Checkpo
             continue
         seen.add(key)
         tensors[name] = t
+    return tensors
+
+
+def _from_state_dict(state: Mapping, label: str, config: dict | None) -> Checkpoint:
+    tensors = drop_tied_aliases(state, label)
     infos = [TensorInfo(n, tuple(t.shape), _dtype_name(t.dtype)) for n, t in tensors.items()]
     return Checkpoint(label, infos, config, tensors)
 
@@ -229,7 +235,10 @@ def _from_bin(files: Sequence[Path], label: str, config: dict | None) -> Checkpo
             raise SourceError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from None
         if not isinstance(part, Mapping):
             raise SourceError(f"{path}: holds a {type(part).__name__}, not a state dict")
-        state.update(part)
+        for name, tensor in part.items():
+            if name in state:
+                raise SourceError(f"tensor {name!r} appears in more than one of {', '.join(map(str, files))}")
+            state[name] = tensor
     return _from_state_dict(state, label, config)
 
 
@@ -294,7 +303,10 @@ def _from_hub(repo_id: str, revision: str | None) -> Checkpoint:
             )
         )
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
-        raise SourceError(f"{where} is not in the local Hugging Face cache and the Hub is unreachable ({type(exc).__name__}); {hint}") from None
+        raise SourceError(
+            f"{where} is not in the local Hugging Face cache and the Hub is unreachable ({type(exc).__name__}); "
+            f"no local path {repo_id!r} exists either; {hint}"
+        ) from None
     except HfHubHTTPError as exc:
         raise SourceError(f"cannot fetch {where} from the Hugging Face Hub ({type(exc).__name__}: {exc}); {hint}") from None
     except (OSError, ValueError) as exc:
@@ -322,6 +334,8 @@ def open_checkpoint(source, revision: str | None = None) -> Checkpoint:
         if not paths:
             raise SourceError("empty list of checkpoint files")
         for p in paths:
+            if p.is_dir():
+                raise SourceError(f"{p} is a directory; several sources must all be weight files (one directory at a time)")
             if not p.is_file():
                 raise SourceError(f"{p}: no such file")
         if all(p.suffix == ".safetensors" for p in paths):

@@ -25,6 +25,7 @@ import torch
 import transformers
 from transformers import AutoModel, AutoModelForCausalLM, PretrainedConfig, PreTrainedModel
 
+from npmk.checkpoints import drop_tied_aliases
 from npmk.skeleton import UnknownArchitectureError
 
 #: the 14 families, by transformers model_type, each with its config class name
@@ -103,18 +104,9 @@ def sigma_init(model: PreTrainedModel | PretrainedConfig) -> float:
 
 
 def unique_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict without tied aliases: a tensor that shares storage with an earlier
-    entry (e.g. ``lm_head.weight`` tied to the token embedding) is dropped, as
-    ``save_pretrained`` does, so no matrix is counted twice."""
-    seen: set[tuple[int, tuple[int, ...]]] = set()
-    out = {}
-    for name, t in model.state_dict().items():
-        key = (t.untyped_storage().data_ptr() + t.storage_offset() * t.element_size(), tuple(t.shape))
-        if key in seen:
-            continue
-        seen.add(key)
-        out[name] = t
-    return out
+    """The state dict without tied aliases (e.g. ``lm_head.weight`` tied to the token
+    embedding), as ``save_pretrained`` writes it: see ``npmk.checkpoints.drop_tied_aliases``."""
+    return drop_tied_aliases(model.state_dict(), type(model).__name__)
 
 
 def save(family: str, directory: str | os.PathLike, size: str = "tiny", seed: int = 0,
