@@ -289,7 +289,14 @@ for cfg in runs:
             x = torch.cat([snap[n].abs().flatten() for n in names]).double().numpy()
             per_matrix.append(pd.DataFrame([{"model": label, "step": s, "cls": cls, "name": f"pooled {cls}",
                                              "weibull_k": weibull_fit(x).k}]))
-    probes.append(run_probes(run.probes, label))
+    pr = run_probes(run.probes, label)
+    # binomial standard error of the copying accuracy over its probe_batch × (copy_len − 1)
+    # predictions, with p kept off 0 and 1 so a single lucky token is not "emergence"
+    n_pred = run.config.probe_batch * (run.config.copy_len - 1)
+    acc = (pr.task == "in_context_copy") & (pr.metric == "acc")
+    p_hat = pr.loc[acc, "value"].clip(1 / n_pred, 1 - 1 / n_pred)
+    pr.loc[acc, "stderr"] = np.sqrt(p_hat * (1 - p_hat) / n_pred)
+    probes.append(pr)
 per_matrix = pd.concat(per_matrix, ignore_index=True)
 probes = pd.concat(probes, ignore_index=True)
 
@@ -404,18 +411,22 @@ if len(det[det.emerged]):
     ax.title.set_fontsize(9)
     ax.legend()
     plt.show()
-    glue("own_best_stat", str(best["statistic"]), display=False)
     glue("own_best_lag", float(best["mean_abs_lag"]), display=False)
     glue("own_best_p", float(best["p_lag"]), display=False)
-    glue("own_n_sig", int((copy["p_lag"] < 0.05 / len(copy)).sum()), display=False)
     glue("own_n_tests", int(len(copy)), display=False)
-    glue("own_n_consistent", int((copy["same_sign"] & (copy["max_abs_lag"] < 0.3)).sum()), display=False)
-    glue("own_level_r", float(copy["level_r"].abs().median()), display=False)
-    glue("own_rate_r", float(copy["rate_r"].abs().median()), display=False)
     ctrl_lag = float(np.mean(np.abs([c["lag"] for c in ctrl]))) if ctrl else math.nan
     predictors = copy[(copy["p_lag"] < 0.05 / len(copy)) & copy["same_sign"] & (copy["max_abs_lag"] < 0.3)
                       & (copy["mean_abs_lag"] < ctrl_lag) & (copy["n_models"] >= 2)]
-    glue("own_ctrl_lag", ctrl_lag, display=False)
+    glue("own_summary",
+         f"The statistic whose change point lies closest to the copying score's emergence is "
+         f"{best['statistic']} (mean |lag| {best['mean_abs_lag']:.3f} decades, p = {best['p_lag']:.4f} "
+         f"against uniformly placed change points); {int((copy['p_lag'] < 0.05 / len(copy)).sum())} of "
+         f"{len(copy)} statistic × class pairs pass a Bonferroni-corrected 5% level, and "
+         f"{int((copy['same_sign'] & (copy['max_abs_lag'] < 0.3)).sum())} keep one sign and stay within "
+         f"0.3 decades in every run; the validation loss's own change point lies {ctrl_lag:.3f} decades "
+         f"from the emergence on average. The trap shows in the same table: the median |r| of levels is "
+         f"{copy['level_r'].abs().median():.2f}, that of rates {copy['rate_r'].abs().median():.2f}.",
+         display=False)
     glue("own_answer", "none of them meets all five" if predictors.empty else
          "only " + ", ".join(predictors["statistic"]) + " meet(s) all five", display=False)
     glue("headline", "No weight statistic we tried predicts when a capability emerges, beyond the "
@@ -426,26 +437,18 @@ if len(det[det.emerged]):
          display=False)
 else:
     display(Markdown("**The copying score did not emerge in any run** — no lead–lag to test."))
-    for key in ["own_best_lag", "own_best_p", "own_level_r", "own_rate_r"]:
+    for key in ["own_best_lag", "own_best_p"]:
         glue(key, math.nan, display=False)
-    glue("own_best_stat", "none", display=False)
-    for key in ["own_n_sig", "own_n_tests", "own_n_consistent"]:
-        glue(key, 0, display=False)
-    glue("own_ctrl_lag", math.nan, display=False)
+    glue("own_n_tests", 0, display=False)
     glue("own_answer", "none can be tested, because the copying score never emerged", display=False)
+    glue("own_summary", "The copying score did not rise above its noise level in any run of this profile, "
+         "so there is no emergence step to lead or lag; the figures above still show how each statistic "
+         "moves during training.", display=False)
     glue("headline", "Undecided on our runs (the copying score never emerged); on real Pythia no "
          "statistic does more than coincide with the warm-up.", display=False)
 
 # %% [markdown]
-# The statistic whose change point lies closest to the copying score's emergence
-# is {glue:text}`own_best_stat` (mean |lag| {glue:text}`own_best_lag:.3f` decades,
-# p = {glue:text}`own_best_p:.4f` against uniformly placed change points);
-# {glue:text}`own_n_sig` of {glue:text}`own_n_tests` statistic × class pairs pass
-# a Bonferroni-corrected 5% level, and {glue:text}`own_n_consistent` keep one sign
-# and stay within 0.3 decades in every run; the validation loss's own change
-# point lies {glue:text}`own_ctrl_lag:.3f` decades from the emergence on average.
-# The trap shows in the same table: the median |r| of *levels* is
-# {glue:text}`own_level_r:.2f`, that of *rates* {glue:text}`own_rate_r:.2f`.
+# {glue:text}`own_summary`
 #
 # A statistic counts as a predictor of the copying score's emergence only if it
 # passes five criteria: Bonferroni-corrected p < 0.05, one sign of the lag in every
