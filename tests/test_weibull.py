@@ -33,10 +33,11 @@ def test_sample_fit_on_halfnormal_draws_matches_anchor(sigma):
 def test_fit_recovers_true_weibull_and_agrees_with_mle():
     k, lam = 1.5, 0.3
     x = stats.weibull_min(k, scale=lam).rvs(200_000, random_state=np.random.default_rng(3))
-    for f in (W.fit(x), W.fit(x, trim=1.0), W.fit_mle(x)):
+    mle = W.fit_mle(x)
+    for f in (W.fit(x), W.fit(x, trim=1.0), mle):
         assert abs(f.k / k - 1) < 0.01, f
         assert abs(f.lam / lam - 1) < 0.01, f
-    assert math.isnan(W.fit_mle(x).r2) and W.fit_mle(x).method == "mle"
+    assert math.isnan(mle.r2) and mle.method == "mle" and mle.n == x.size
 
 
 def test_histogram_route_is_npm_weibull_and_biased_by_binning():
@@ -68,13 +69,58 @@ def test_closed_forms_agree_with_scipy():
     np.testing.assert_allclose(W.weibull_cdf(dist.ppf(p), k, lam), p, rtol=1e-12)
 
 
-def test_zeros_are_ranked_not_dropped():
+def _direct_fit(x, trim):
+    """The protocol written out with scipy: sort, F = (i - 0.5)/n, keep lo <= F <= hi, regress."""
+    v = np.sort(x)
+    n = v.size
+    F = (np.arange(1, n + 1) - 0.5) / n
+    lo = (1 - trim) / 2
+    body = (F >= lo - 1e-12) & (F <= 1 - lo + 1e-12)
+    reg = stats.linregress(np.log(v[body]), np.log(-np.log(1 - F[body])))
+    k = reg.slope
+    lam = math.exp(-reg.intercept / k)
+    # KS over the body: the empirical CDF on both sides of each value's step (ties share one step)
+    cdf = 1 - np.exp(-((v[body] / lam) ** k))
+    upper = np.searchsorted(v, v[body], side="right") / n
+    lower = np.searchsorted(v, v[body], side="left") / n
+    ks = np.max(np.maximum(np.minimum(upper, F[body][-1] + 0.5 / n) - cdf,
+                           cdf - np.maximum(lower, F[body][0] - 0.5 / n)))
+    return k, lam, reg.rvalue**2, ks, int(body.sum())
+
+
+@pytest.mark.parametrize("trim", [0.8, 0.9, 1.0])
+def test_fit_is_the_protocol_written_out(trim):
+    # zeros below the body (ranked, not dropped) and ties (values rounded to a grid)
     rng = np.random.default_rng(0)
-    x = np.abs(rng.standard_normal(10_000))
-    x[:500] = 0.0  # 5% zeros stay below the 10% body edge
-    f = W.fit(x)
-    assert f.n == 10_000
-    assert f.k != pytest.approx(W.fit(x[500:]).k, rel=1e-6)
+    x = np.maximum(np.round(np.abs(rng.standard_normal(10_001)), 3), 1e-4)
+    if trim < 1.0:
+        x[:400] = 0.0
+    f = W.fit(x, trim)
+    k, lam, r2, ks, n_body = _direct_fit(x, trim)
+    assert (f.n, f.n_body) == (x.size, n_body)
+    assert f.k == pytest.approx(k, rel=1e-12) and f.lam == pytest.approx(lam, rel=1e-12)
+    assert f.r2 == pytest.approx(r2, rel=1e-12) and f.ks == pytest.approx(ks, rel=1e-9)
+    # dropping the zeros instead would give another fit
+    assert trim == 1.0 or abs(W.fit(x[x > 0], trim).k - f.k) > 1e-3
+
+
+def test_anchor_is_the_limit_of_the_fit_on_exact_quantiles():
+    # the fit on the exact half-normal quantiles at the plotting positions converges to the anchor
+    n = 400_000
+    x = stats.halfnorm.ppf((np.arange(1, n + 1) - 0.5) / n)
+    for trim in (0.8, 0.9):
+        f = W.fit(x, trim, presorted=True)
+        k0, lam0 = W.halfnormal_anchor(trim)
+        assert abs(f.k - k0) < 1e-5 and abs(f.lam - lam0) < 1e-5, (trim, f, k0, lam0)
+
+
+def test_fit_takes_torch_tensors_of_any_float_dtype():
+    import torch
+
+    w = torch.randn(20_000, generator=torch.Generator().manual_seed(0)) * 0.02
+    for dt in (torch.float32, torch.float16, torch.bfloat16):
+        t = w.to(dt).abs()
+        assert W.fit(t) == W.fit(t.double().numpy())
 
 
 @pytest.mark.parametrize(
