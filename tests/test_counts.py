@@ -11,7 +11,7 @@ import torch
 from npmk import counts as C
 from npmk.checkpoints import open_checkpoint
 from npmk.counts import UnsupportedDtypeError, ValueCounts
-from npmk.weibull import FitError, fit, plotting_y
+from npmk.weibull import FitError, body_ranks, fit, plotting_y
 
 QS = [0.1, 0.5, 0.9, 0.99]
 
@@ -78,10 +78,12 @@ def test_rank_block_sums_for_a_billion_ranks():
         assert got == pytest.approx(want, rel=1e-9, abs=1e-5), (a, b)
 
 
-def test_sum_of_squares_by_quadrature_matches_direct():
-    n = 5_400_000  # bodies above C._DIRECT_Y2 take the quadrature path
-    for a, b in [(540_001, 4_860_000), (1, n)]:
-        assert C._sum_y2(n, a, b) == pytest.approx(C._direct_y2(n, a, b), rel=1e-11)
+@pytest.mark.parametrize("n", [8_193, 10_000, 123_457, 1_000_003])
+def test_sum_of_squares_by_quadrature_matches_exact_sum(n):
+    # ranges longer than 2 * C._EDGE take the quadrature path; the edges are summed directly
+    for a, b in [body_ranks(n, 0.8), body_ranks(n, 0.9), (1, n), (5, n // 2), (n // 2, n - 3)]:
+        want = math.fsum(plotting_y(np.arange(a, b + 1), n) ** 2)
+        assert C._sum_y2(n, a, b) == pytest.approx(want, rel=1e-13), (a, b)
 
 
 def test_fp32_buckets_on_real_weights():
@@ -100,6 +102,22 @@ def test_fp32_buckets_on_real_weights():
     np.testing.assert_allclose(pooled.quantiles(QS), np.quantile(x, QS), rtol=2e-4)
     assert pooled.rms() == pytest.approx(math.sqrt(np.mean(x * x)), rel=1e-12)
     assert pooled.max_abs() == x.max()
+
+
+def test_float64_is_bucketed_like_float32_with_exact_rms_and_max():
+    w = _weights(300_000, torch.float32, 6).double() * (1 + 1e-9)  # values off the float32 grid
+    x = w.abs().numpy()
+    vc = ValueCounts.of(w, "w64")
+    assert vc.method == "counts-fp32-buckets" and vc.dtypes == ["float32"]
+    assert abs(vc.fit().k - fit(x).k) < 1e-7 * fit(x).k
+    assert vc.rms() == pytest.approx(math.sqrt(np.mean(x * x)), rel=1e-13)
+    assert vc.max_abs() == x.max()
+
+
+def test_quantile_levels_outside_0_1_are_refused():
+    vc = ValueCounts.of(_weights(1000, torch.float16))
+    with pytest.raises(ValueError, match="quantile levels"):
+        vc.quantiles([0.5, 1.5])
 
 
 def test_fp32_values_on_a_coarse_grid_are_not_biased():
