@@ -12,7 +12,7 @@
 # %% [markdown]
 # # Do weight statistics predict when capabilities emerge?
 #
-# Heavy-tailed self-regularisation {cite:p}`martin2018implicit` reads the quality of
+# Heavy-tailed self-regularisation {cite:p}`martin2021implicit` reads the quality of
 # a trained network off the spectra of its weight matrices, without data. This
 # chapter asks a sharper, temporal question: during training, does any summary
 # statistic of the weights *change* at the step where a capability appears? If it
