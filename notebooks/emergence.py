@@ -32,17 +32,22 @@
 #
 # * *spectral norm* σ₁ — the largest gain of the map; grows as the matrix picks
 #   out a few directions;
-# * *stable rank* ‖W‖²_F/σ₁² and *effective rank* exp(H(σ/Σσ)) — how many
+# * *stable rank* ‖W‖²_F/σ₁² and *effective rank* exp(H(σ/Σσ))
+#   {cite:p}`roy2007effective` — how many
 #   directions carry the energy; a capability that needs a new low-rank circuit
 #   (an induction head) might show up as a drop;
 # * *top-10 variance fraction* — the same from the other side;
-# * *α*, the power-law exponent of the tail of the eigenvalue spectrum of WᵀW
+# * *α*, the power-law exponent of the tail of the eigenvalue spectrum of WᵀW,
+#   fitted as weightwatcher does with the x_min choice of {cite:t}`clauset2009powerlaw`
 #   (smaller α = heavier tail, in Martin & Mahoney's reading better-trained layers);
 # * *drift per decade* ‖W_t − W_s‖_F/‖W_s‖_F / log₁₀(t/s) between consecutive
 #   checkpoints — how fast the weights move;
 # * the *Weibull shape k* of the pooled magnitudes, the book's own statistic.
 #
-# **Capabilities.** For real Pythia, the published zero-shot evaluations at every
+# **Capabilities.** Whether an ability "emerges" or merely crosses a threshold of
+# a discontinuous metric is itself debated {cite:p}`schaeffer2023mirage`; we use
+# continuous scores (accuracies, log-perplexity, losses) and define emergence by
+# the curve's own levels. For real Pythia, the published zero-shot evaluations at every
 # checkpoint {cite:p}`biderman2023pythia`: LAMBADA (accuracy and log-perplexity,
 # last-word prediction that needs long context), PIQA, ARC-easy/-challenge, SciQ
 # and WinoGrande. For the book's own small runs, the two probes the training lab
