@@ -60,6 +60,19 @@ def test_bin_module_and_state_dict(tiny, tmp_path):
     assert open_checkpoint(tiny.state_dict()).config is None
 
 
+def test_several_bin_files_and_their_bad_mixes(tiny, tmp_path):
+    state = tiny.state_dict()
+    names = list(state)
+    torch.save({n: state[n] for n in names[:3]}, tmp_path / "a.bin")
+    torch.save({n: state[n] for n in names[3:]}, tmp_path / "b.bin")
+    _same(open_checkpoint([tmp_path / "a.bin", tmp_path / "b.bin"]), state)
+    torch.save({n: state[n] for n in names[2:]}, tmp_path / "c.bin")
+    with pytest.raises(SourceError, match=names[2]):
+        open_checkpoint([tmp_path / "a.bin", tmp_path / "c.bin"])
+    with pytest.raises(SourceError, match="is a directory"):
+        open_checkpoint([tmp_path / "a.bin", tmp_path])
+
+
 def test_tied_aliases_are_kept_once():
     emb = torch.randn(10, 4)
     ckpt = open_checkpoint({"embed.weight": emb, "head.weight": emb})
