@@ -112,9 +112,10 @@ cfgs
 # ## The identity is exact on consecutive snapshots
 #
 # Snapshots 1 and 2 are consecutive states, so the identity alone (no spline)
-# must give the logged alignment of the update between them. Snapshots are stored in float32,
-# which limits the agreement to about 1e-3 relative (the weight change of one
-# step is ~1e-4 of the weights).
+# must give the logged alignment of the update between them. Snapshots are stored in float32
+# and the second update of the warm-up is tiny (η_2 = η/50 for the `small` run), so float32
+# rounding of the weights limits the agreement to the percent level here; the identity itself
+# is exact (float64 test in `tests/test_spline.py`).
 
 # %%
 rows = []
@@ -123,13 +124,17 @@ for a, run in runs.items():
     s1, s2 = run.snapshot(1), run.snapshot(2)
     rec = sum(alignment_exact(s1[n].double().numpy(), s2[n].double().numpy(), lr[1], run.config.wd)
               for n in matrices_of(run, group))
-    rows.append(dict(arch=a, logged=truth(run, group).loc[1], from_identity=rec))
+    logged = truth(run, group)
+    # the neighbouring rows must match worse, or the forces table's step convention has shifted
+    off = {k: abs(rec / logged.loc[k] - 1) for k in (0, 1, 2)}
+    if min(off, key=off.get) != 1 or off[1] > 0.1:
+        raise RuntimeError(
+            f"{a}: the displacement identity on snapshots 1 → 2 matches forces row {min(off, key=off.get)} "
+            f"(relative differences {off}), not row 1: the forces table's step convention is not the one "
+            "this chapter assumes"
+        )
+    rows.append(dict(arch=a, logged=logged.loc[1], from_identity=rec))
 exact = pd.DataFrame(rows).assign(rel_diff=lambda d: d.from_identity / d.logged - 1)
-if exact["rel_diff"].abs().max() > 1e-2:
-    raise RuntimeError(
-        "the displacement identity on snapshots 1 → 2 does not match the logged alignment of step 1; "
-        f"the forces table's step convention is not the one this chapter assumes:\n{exact}"
-    )
 glue("sr_identity_maxdiff", float(exact["rel_diff"].abs().max()), display=False)
 exact
 
