@@ -162,6 +162,7 @@ def _count_chunks(chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str)
     for chunk in chunks:
         if not chunk.numel():
             continue
+        chunk = chunk.detach().cpu()  # a model on an accelerator: the counts live on the CPU
         if not codec.exact:
             c64 = chunk.double()  # before any narrowing: RMS and max of float64 input stay exact too
             sumsq += float(torch.dot(c64, c64))
