@@ -7,7 +7,6 @@ Headless Chromium must be installed (Debian package ``chromium``).
 
 from __future__ import annotations
 
-import ast
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import nbformat
+from myst_nb.core.variables import format_plain_text
 
 from npmk import book
 
@@ -165,7 +165,7 @@ def _check(where: str, nb_path: Path, key: str, spec: str) -> list[str]:
     if not spec:
         return []
     try:
-        format(ast.literal_eval(glued[key]), spec)
-    except (ValueError, SyntaxError, TypeError) as exc:
+        format_plain_text(glued[key], spec)  # what myst-nb does when it pastes the value
+    except (ValueError, TypeError) as exc:
         return [f"{where}: {key!r} = {glued[key]!r} cannot be formatted with {spec!r} ({exc})"]
     return []
