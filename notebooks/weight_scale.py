@@ -30,7 +30,7 @@
 # %% tags=["parameters"]
 size = "small"  # training-lab size of the own runs: tiny | small | pythia-70m
 runs = ["pythia:0", "pythia:1", "llama:0"]  # arch:seed of the own runs
-max_snapshots = 12  # fit at most this many snapshots per run (evenly thinned)
+max_snapshots = 10  # fit at most this many snapshots per run (evenly thinned)
 
 # %%
 import matplotlib.pyplot as plt

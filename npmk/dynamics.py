@@ -459,14 +459,16 @@ def snapshot_fits(run, steps: Iterable[int] | None = None, cls: str = "Transmiss
     """Weibull fits of a training run's snapshots (``npmk.runs.Run``).
 
     Returns (per_tensor, pooled): per_tensor has step, name, kind, cls, k, lam, rms
-    for every skeleton matrix (from :func:`npmk.measure.measure`, by tensor);
-    pooled has step, k, lam, rms, w2, n of class ``cls`` (:func:`class_fit`).
+    for every matrix of class ``cls`` (from :func:`npmk.measure.measure`, by
+    tensor; other classes are not fitted, to save time); pooled has step, k, lam,
+    rms, w2, n of the class as a whole (:func:`class_fit`).
     """
     from .measure import measure
 
     per_tensor, pooled = [], []
     for step in (run.snapshot_steps if steps is None else steps):
-        snap = run.snapshot(step)
+        snap = {name: t for name, t in run.snapshot(step).items()
+                if classify(name, tuple(t.shape), run.family).cls == cls}
         tab = measure(snap, family=run.family, by="tensor", progress=progress)
         per_tensor.append(tab[["name", "kind", "cls", "k", "lam", "rms"]].assign(step=step))
         pooled.append({"step": step, **class_fit(snap, run.family, cls)})
