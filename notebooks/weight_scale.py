@@ -260,10 +260,8 @@ for ax, (spec, (run, per_tensor, pooled)) in zip(axes[0], own.items()):
     k = klock_own.loc[spec, "k_lock"]
     loop = dy.closed_loop(f, pooled, n, k)
     split = dy.error_split(loop.lam_pred, loop.lam_obs, loop.rms_obs, k)
-    start_w2 = float(pooled.set_index("step")["w2"].get(int(f["step"].iloc[0]), np.nan))
     loop_rows.append({"run": spec, "logRMSE": loop.log_rmse, "bridge %": 100 * split.bridge,
-                      "integration %": 100 * split.integration, "total %": 100 * split.total,
-                      "start ‖W‖² log vs snapshot": float(f["w2"].iloc[0]) / start_w2 - 1})
+                      "integration %": 100 * split.integration, "total %": 100 * split.total})
     ax.plot(loop.steps, loop.lam_obs, "o", ms=4, label="fitted λ (pooled)")
     ax.plot(loop.steps, loop.lam_pred, "-", label="closed loop λ")
     ax.plot(loop.steps, loop.rms_obs / rms_over_lambda(k), ":", label="RMS / √Γ(1+2/k)")
