@@ -164,10 +164,11 @@ class ForceRecorder:
             beta1, beta2 = g["betas"]
             t = float(st["step"])
             lr, wd = float(g["lr"]), float(g["weight_decay"])
+            # û = (m/bc1)/(√v/√bc2 + ε) = m / (√v·bc1/√bc2 + ε·bc1): one pass fewer
+            bc1, bc2 = 1 - beta1**t, 1 - beta2**t
             torch.sqrt(st["exp_avg_sq"].reshape(-1), out=u)
-            u.div_(math.sqrt(1 - beta2**t)).add_(g["eps"])
+            u.mul_(bc1 / math.sqrt(bc2)).add_(g["eps"] * bc1)
             torch.div(st["exp_avg"].reshape(-1), u, out=u)
-            u.div_(1 - beta1**t)
             wn = p.detach().reshape(-1)
             torch.sub(wn, w, out=d)
             rows.append((lr, wd, torch.stack([torch.dot(w, u), torch.dot(u, u), torch.dot(w, w), torch.dot(d, wn) + torch.dot(d, w)])))

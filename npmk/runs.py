@@ -89,6 +89,8 @@ the paper's alignment-to-decay transition, compressed into 1000 steps.
 Δ‖W‖² identity residual ≤ 6e-8·‖W‖² (median 6e-5 of |Δ‖W‖²|).  In tuning,
 λ_wd = 0.3 with 1500 steps (Tηλ_wd = 1.35, cosine-damped) was still rising at
 step 450; λ_wd = 1.0 (Tηλ_wd = 3) peaked at ≈150 and fell below its init value.
+LLaMA small with the same settings peaks later and flatter (λ 0.0177 → 0.0269
+at step 650 → 0.0267 at 1000).
 Time: ≈0.075 CPU-s per step on one core (≈75–90 s per run on an idle 2-core
 machine; several times longer when the cores are shared).
 
@@ -96,8 +98,13 @@ Copying probe: with this budget the stdlib alone does not grow an induction
 head (in tuning runs copy_acc stayed at chance, ≈1/n_ids, through 1000
 steps for pythia hidden 64 / vocab 1024 / batch 16 × 128, 800 steps for LLaMA
 small, and 500 steps for pythia small at several (η, λ_wd)), so ``small`` sets
-``repeat_frac`` = 0.25 (see Data above).  See the lab's report for whether
-the default run's copy score jumps; ``repeat_frac`` is the knob to raise.
+``repeat_frac`` = 0.25 (see Data above).  Measured: this does not suffice
+either — the default run's copy_acc stays at chance (0.000–0.001) through
+step 1000 and copy_loss rises from ln V ≈ 7.6 to ≈ 9.9 nats (the model grows
+confident in-distribution priors, no induction), and a run with
+repeat_frac = 0.5, λ_wd = 0.1 behaves the same.  So no copying jump is
+demonstrated at the CPU budget; more steps (and/or ``repeat_frac``) are the
+knobs to try, untested here.
 
 Reading ``Run.forces``: the column ``align`` shadows ``DataFrame.align``; use
 ``run.forces["align"]``, not ``run.forces.align``.
