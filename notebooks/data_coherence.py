@@ -120,7 +120,10 @@ peaks_pub
 # The lab's `corrupt` knob replaces a seeded fraction ρ of the *training*
 # tokens by uniformly random ids (the validation stream stays clean), which
 # lowers the predictable structure of the data without changing its source,
-# size, tokenizer, or anything about the optimizer.
+# size, tokenizer, or anything about the optimizer. To stay within the book's
+# CPU budget these runs train the lab's `tiny` model (hidden 32, 2 layers) on
+# the `small` run's schedule (steps, warm-up, η, λ_wd; parameters `size` and
+# `centre`), so the optimizer regime and T/τ match the book's base runs.
 
 # %%
 runs = {rho: get_run(centred_config(arch, size, centre, seed=seed, snap_every=snap_every, corrupt=rho)) for rho in rhos}
