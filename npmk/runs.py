@@ -101,10 +101,13 @@ small, and 500 steps for pythia small at several (η, λ_wd)), so ``small`` sets
 ``repeat_frac`` = 0.25 (see Data above).  Measured: this does not suffice
 either — the default run's copy_acc stays at chance (0.000–0.001) through
 step 1000 and copy_loss rises from ln V ≈ 7.6 to ≈ 9.9 nats (the model grows
-confident in-distribution priors, no induction), and a run with
-repeat_frac = 0.5, λ_wd = 0.1 behaves the same.  So no copying jump is
-demonstrated at the CPU budget; more steps (and/or ``repeat_frac``) are the
-knobs to try, untested here.
+confident in-distribution priors, no induction), and runs with
+repeat_frac = 0.5, λ_wd = 0.1 behave the same through 1000 and through 3000
+steps (copy_acc ≤ 0.001 at every snapshot; even the repeated training windows
+are not copied).  So no copying jump is demonstrated at the CPU budget: the
+2-layer small model at batch 8 × 128 is still on the pre-induction plateau
+after 3M tokens.  Larger batches / more steps (a GPU, or ``pythia-70m``) are
+the next thing to try.
 
 Reading ``Run.forces``: the column ``align`` shadows ``DataFrame.align``; use
 ``run.forces["align"]``, not ``run.forces.align``.
