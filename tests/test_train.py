@@ -126,3 +126,26 @@ def test_repeated_windows_tile_a_span():
     cfg0, _ = prepare(RunConfig(size="tiny"))
     x0, _ = Trainer(cfg0, data).batch(7)
     assert not torch.equal(x0, x)
+
+
+def test_copy_probe_scores_a_perfect_copier_one_and_chance_model_low():
+    from types import SimpleNamespace
+
+    from npmk.train import Trainer, prepare
+
+    cfg, data = prepare(RunConfig(size="tiny"))
+    trainer = Trainer(cfg, data)
+    n, vocab = cfg.copy_len, data.vocab_size
+    assert trainer.copy_seqs.max() < data.n_ids
+
+    class Copier(torch.nn.Module):
+        """Predicts, at position i, the token that followed position i − n (an ideal induction head)."""
+
+        def forward(self, input_ids):
+            nxt = torch.roll(input_ids, n - 1, dims=1)
+            return SimpleNamespace(logits=torch.nn.functional.one_hot(nxt, vocab).float())
+
+    trainer.model = Copier()
+    assert trainer.probe()["copy_acc"] == 1.0
+    trainer.model = lambda input_ids: SimpleNamespace(logits=torch.zeros(*input_ids.shape, vocab))
+    assert trainer.probe()["copy_acc"] < 0.2
