@@ -46,14 +46,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
 from myst_nb import glue
 
-import npmk.data
 import npmk.style
 from npmk import dynamics
 from npmk.corpus import stdlib_files
-from npmk.data import cache_dir
+from npmk.data import cache_dir, load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import get_run
 from npmk.trajectory import centred_config, decay_horizon, detect_phases, lambda_trajectory
@@ -67,16 +65,6 @@ npmk.style.use()
 
 
 # %%
-def load_or_note(loader, *args):
-    """Run a registry loader; on a missing file, say on the page which one and how to get it."""
-    try:
-        return loader(*args)
-    except npmk.data.MissingDataError as err:
-        display(Markdown(f"**Missing data file**: {err}. Set `NPMK_MIRROR` to a mirror holding it, "
-                         "or connect to the internet, and rerun."))
-        return None
-
-
 PAPER_PEAKS = {  # §7 table: configuration -> (data, published peak λ)
     "self-trained, wikitext-103 118M tokens": ("single-domain, from scratch", 0.069),
     "self-trained, wikitext-103 8M tokens × 31 epochs": ("single-domain, from scratch", 0.076),
@@ -93,7 +81,7 @@ for name, (data_desc, paper) in PAPER_PEAKS.items():
     ours = np.nan
     if published and name in SOURCES:
         loader, arg, col = SOURCES[name]
-        d = load_or_note(loader, *([arg] if arg else []))
+        d = load_or_note_missing(loader, *([arg] if arg else []))
         if d is not None:
             ours = float(d[col].max())
     rows.append(dict(configuration=name, data=data_desc, published=paper, ours=ours,

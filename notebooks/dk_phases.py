@@ -51,7 +51,7 @@ import re
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 
 import npmk
@@ -86,12 +86,11 @@ for cfg in runs:
     curves[name + " Selection"] = df[["step", "k_Selection"]].rename(columns={"k_Selection": "k"})
 
 if real_pythia:
-    try:
-        raw = json.loads(data.fetch(K_BY_STEP).read_text())
+    path = data.load_or_note_missing(data.fetch, K_BY_STEP)
+    if path is not None:
+        raw = json.loads(path.read_text())
         curves["real Pythia-70M (published derived data)"] = pd.DataFrame(
             sorted((int(s), float(k)) for s, k in raw.items() if int(s) > 0), columns=["step", "k"])
-    except data.MissingDataError as exc:
-        display(Markdown(f"**Real Pythia-70M series unavailable**: {exc}"))
 
 for hub_id, revs in hub_series.items():
     rows = []

@@ -46,7 +46,7 @@ from myst_nb import glue
 
 import npmk.style
 from npmk import dynamics as dy
-from npmk.data import MissingDataError
+from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
 
@@ -71,12 +71,8 @@ def glue_num(key, value, published=None, tol=0.0):
 # (W_o and the FFN matrices) per step.
 
 # %%
-try:
-    published = dy.published_forces(["baseline", "seed1", "seed2", "seed3", "seed4", "llama", "llama_qk"])
-except MissingDataError as exc:
-    published = None
-    display(Markdown(f"**Published data unavailable** — {exc}.  The paper-side numbers below are skipped; "
-                     "set `NPMK_MIRROR` to a mirror of the registry (see `npmk/registry.txt`)."))
+published = load_or_note_missing(dy.published_forces,
+                                 ["baseline", "seed1", "seed2", "seed3", "seed4", "llama", "llama_qk"])
 
 # %%
 if published is not None:

@@ -49,10 +49,11 @@ published = True  # also recompute the paper's medians from its shipped files
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 
 import npmk.data
+from npmk.data import load_or_note_missing
 import npmk.style
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
@@ -248,20 +249,10 @@ pd.DataFrame(own).T
 KEY = "NPM-Weibull-public/Weibull_WeightScale_dynamics/derived_data/"
 
 
-def fetch_or_note(key):
-    """Local path of a registry file, or None with a note on the page saying how to get it."""
-    try:
-        return npmk.data.fetch(key)
-    except npmk.data.MissingDataError as err:
-        display(Markdown(f"**Missing data file** `{key}`: {err}. Set `NPMK_MIRROR` to a mirror "
-                         f"holding it, or connect to the internet, and rerun."))
-        return None
-
-
 pub = {}
 if published:
     for arch, fname in (("pythia", "spline_from_ckpt_pythia2.json"), ("llama", "spline_from_ckpt_llama.json")):
-        path = fetch_or_note(KEY + fname)
+        path = load_or_note_missing(npmk.data.fetch, KEY + fname)
         if path is not None:
             pub[arch] = pd.read_json(path).assign(arch=arch, ratio_re=lambda d: d.spline / d.true)
 pub_rec = pd.concat(pub.values(), ignore_index=True) if pub else pd.DataFrame()
@@ -292,7 +283,7 @@ if pub:
 
 # %%
 if published:
-    path = fetch_or_note(KEY + "gap_sweep_relax05.json")
+    path = load_or_note_missing(npmk.data.fetch, KEY + "gap_sweep_relax05.json")
     if path is not None:
         display(pd.read_json(path))
 

@@ -52,12 +52,12 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from scipy import stats
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 
-import npmk.data
 import npmk.style
 from npmk import dynamics
+from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
 from npmk.trajectory import (
@@ -293,23 +293,13 @@ pd.DataFrame(slopes).T.rename(columns={"peak": "d ln λ_peak / d ln x", "end": "
 
 
 # %%
-def load_or_note(loader, *args):
-    """Run a registry loader; on a missing file, say on the page which one and how to get it."""
-    try:
-        return loader(*args)
-    except npmk.data.MissingDataError as err:
-        display(Markdown(f"**Missing data file**: {err}. Set `NPMK_MIRROR` to a mirror holding it, "
-                         "or connect to the internet, and rerun."))
-        return None
-
-
 pub = {}
 if published:
     for name in dynamics.TRAJECTORIES:
-        d = load_or_note(dynamics.load_trajectory, name)
+        d = load_or_note_missing(dynamics.load_trajectory, name)
         if d is not None:
             pub[name] = d[["step", "lam"]]
-    real = load_or_note(dynamics.load_real_closure)
+    real = load_or_note_missing(dynamics.load_real_closure)
     if real is not None:
         pub["real_pythia_70m"] = real.rename(columns={"lam_obs": "lam"})[["step", "lam"]]
 pub_traj = pd.concat([d.assign(run=n) for n, d in pub.items()], ignore_index=True) if pub else pd.DataFrame()
@@ -354,7 +344,7 @@ if "real_pythia_70m" in pub:
 per_layer = {}
 if published:
     for name in ("baseline", "llama"):
-        d = load_or_note(dynamics.load_per_layer, name)
+        d = load_or_note_missing(dynamics.load_per_layer, name)
         if d is not None:
             last = d[d.step == d.step.max()]
             rho = stats.spearmanr(last.block, last.lam).statistic

@@ -46,7 +46,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 from scipy import stats
 
@@ -73,11 +73,7 @@ C = npmk.style.CLASS_COLORS
 # and $x = \sqrt{\eta_{peak}/\lambda_{wd}}$.
 
 # %%
-try:
-    db = database.load()
-except data.MissingDataError as exc:
-    db = None
-    display(Markdown(f"**DATABASE_v9_1 unavailable**: {exc}"))
+db = data.load_or_note_missing(database.load)
 
 if db is not None:
     band = database.ffn_band(db)

@@ -36,12 +36,12 @@ max_snapshots = 10  # fit at most this many snapshots per run (evenly thinned)
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 
 import npmk.style
 from npmk import dynamics as dy
-from npmk.data import MissingDataError
+from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
 from npmk.weibull import rms_over_lambda
@@ -65,20 +65,18 @@ def glue_num(key, value, published=None, tol=0.0):
 # is the median over blocks at the last snapshot.
 
 # %%
-try:
-    pub = {
+def load_published():
+    """The self-trained runs (by architecture), real Pythia-70M's trajectory and per-matrix k, the continuation."""
+    runs = {
         "pythia": (dy.load_force_log("baseline"), dy.load_trajectory("baseline"), dy.load_per_layer("baseline"),
                    dy.class_params(dy.load_config("pythia"))),
         "llama": (dy.load_force_log("llama"), dy.load_trajectory("llama"), dy.load_per_layer("llama"),
                   dy.class_params(dy.load_config("llama"))),
     }
-    real = dy.load_real_closure()
-    real_blocks = dy.load_real_perblock_k()
-    cont = dy.load_trajectory("continue")
-except MissingDataError as exc:
-    pub = None
-    display(Markdown(f"**Published data unavailable** — {exc}.  The paper-side numbers below are skipped; "
-                     "set `NPMK_MIRROR` to a mirror of the registry (see `npmk/registry.txt`)."))
+    return runs, dy.load_real_closure(), dy.load_real_perblock_k(), dy.load_trajectory("continue")
+
+
+pub, real, real_blocks, cont = load_or_note_missing(load_published) or (None, None, None, None)
 
 # %%
 if pub is not None:

@@ -19,10 +19,13 @@ import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pooch
 
-__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "keys", "url", "cache_dir"]
+__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "load_or_note_missing", "keys", "url", "cache_dir"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -141,3 +144,22 @@ def fetch(key: str) -> Path:
             f"{MIRROR_ENV} at a directory holding raw.githubusercontent.com/"
             f"{src.owner}/{src.repo}/{src.commit}/{path}"
         ) from exc
+
+
+def load_or_note_missing(loader: Callable[..., T], *args, **kwargs) -> T | None:
+    """``loader(*args, **kwargs)``, or ``None`` after a note on the page when data is missing.
+
+    For notebooks: a registry file that cannot be fetched (:class:`MissingDataError`)
+    must not stop the chapter, so the note (shown with IPython's ``display``) names
+    the file and how to get it, and the cells that need the data test for ``None``.
+    Any other exception, an unregistered key included, propagates.
+    """
+    try:
+        return loader(*args, **kwargs)
+    except MissingDataError as err:
+        from IPython.display import Markdown, display  # a notebook-only dependency, not the package's
+
+        display(Markdown(f"**Missing data file** — {err}.  The numbers that need it are skipped; set "
+                         f"`{MIRROR_ENV}` to a mirror of the registry (see `npmk/registry.txt`) or "
+                         "connect to the internet, and rerun."))
+        return None
