@@ -55,7 +55,7 @@ import npmk
 import npmk.style
 from npmk.measure import measure
 from npmk import database
-from npmk.ledger import verdict
+from npmk.ledger import number_or_dash, verdict
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
@@ -182,6 +182,6 @@ glue("n_measured", int(measured["k"].notna().sum()), display=False)
 glue("n_in_band", int(measured["in_band"].sum()), display=False)
 pythia1b = measured[measured["model"] == "Pythia-1B"]
 k1b = float(pythia1b["k"].iloc[0]) if len(pythia1b) else math.nan
-glue("k_pythia1b", k1b, display=False)
+glue("k_pythia1b", number_or_dash(k1b), display=False)
 glue("k_pythia1b_verdict", verdict(k1b, 1.1808, tol=1e-4) if paper_models
      else "not measured (needs the Hub: `full` profile)", display=False)

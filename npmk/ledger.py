@@ -21,3 +21,14 @@ def verdict(ours: float, published: float | tuple[float, float], tol: float = 0.
     if abs(ours - published) <= tol:
         return "reproduced"
     return f"miss ({ours:.4g} vs {published:.4g}, off by {ours - published:+.3g})"
+
+
+def number_or_dash(value: float | None, spec: str = ".4f") -> str:
+    """``value`` formatted with ``spec`` (e.g. '.4f'), or an em dash when it was not measured (None, NaN).
+
+    Glue this string for a ledger cell that may be empty, so the page shows '—'
+    rather than 'nan'.
+    """
+    if value is None or math.isnan(value):
+        return "—"
+    return format(value, spec)
