@@ -45,18 +45,21 @@ Choices (the lab's conventions, for the chapters that read these runs)
   corrupted with rate ``corrupt`` if > 0) is sampled as ``batch`` random windows
   of ``seq_len`` + 1 tokens per step, drawn from ``numpy.random.default_rng([seed,
   step])`` — so the data position is a function of the step and resume needs no
-  data-loader state.  A fraction ``repeat_frac`` of the windows (same rng)
-  tile a span of natural code of random length p ∈ [8, ⌈(seq_len+1)/2⌉]:
-  ``[c_0 … c_{p−1}, c_0 … c_{p−1}, …]`` — in-context repetition that rewards an
-  induction head (a random period rules out a fixed positional shortcut).  The
+  data-loader state.  A fraction ``repeat_frac`` of the windows (same rng) are
+  replaced by the copying task: p random ids from the *copy alphabet*, p ∈ [8,
+  ⌈(seq_len+1)/2⌉], tiled to the window ``[a_0 … a_{p−1}, a_0 … a_{p−1}, …]`` —
+  only an induction head predicts the repeats (a random period rules out a
+  fixed positional shortcut).  The copy alphabet is the ``copy_vocab`` most
+  frequent ids of the uncorrupted training split (0 = every id).  The
   validation set is never corrupted nor repeated.
 * Probes at every snapshot: ``val_loss`` = mean next-token cross-entropy (nats)
   on ``probe_batch`` evenly spaced validation windows; ``copy_acc`` /
   ``copy_loss`` = top-1 accuracy / cross-entropy on the second half of
-  ``probe_batch`` sequences made of ``copy_len`` uniform random token ids
-  repeated twice (positions predicting the 2nd..last token of the repeat; the
-  random ids come from a fixed seed, the same for every run).  Chance accuracy
-  is 1/n_ids; a model with an induction head copies.
+  ``probe_batch`` sequences made of ``copy_len`` random ids from the copy
+  alphabet, repeated twice (positions predicting the 2nd..last token of the
+  repeat; the ids come from a fixed seed, the same for every run, and never
+  occur in training, so only in-context copying scores).  Chance accuracy is
+  ≈ 1/copy_vocab; a model with an induction head copies.
 * Snapshot schedule: steps 0, 1, 2, 4, … ≤ ``snap_log_until``, every
   ``snap_every`` steps, and the last step.  Resume restarts from the last
   snapshot; the run ends bitwise identical to an uninterrupted one on CPU
@@ -94,20 +97,19 @@ at step 650 → 0.0267 at 1000).
 Time: ≈0.075 CPU-s per step on one core (≈75–90 s per run on an idle 2-core
 machine; several times longer when the cores are shared).
 
-Copying probe: with this budget the stdlib alone does not grow an induction
-head (in tuning runs copy_acc stayed at chance, ≈1/n_ids, through 1000
-steps for pythia hidden 64 / vocab 1024 / batch 16 × 128, 800 steps for LLaMA
-small, and 500 steps for pythia small at several (η, λ_wd)), so ``small`` sets
-``repeat_frac`` = 0.25 (see Data above).  Measured: this does not suffice
-either — the default run's copy_acc stays at chance (0.000–0.001) through
-step 1000 and copy_loss rises from ln V ≈ 7.6 to ≈ 9.9 nats (the model grows
-confident in-distribution priors, no induction), and runs with
-repeat_frac = 0.5, λ_wd = 0.1 behave the same through 1000 and through 3000
-steps (copy_acc ≤ 0.001 at every snapshot; even the repeated training windows
-are not copied).  So no copying jump is demonstrated at the CPU budget: the
-2-layer small model at batch 8 × 128 is still on the pre-induction plateau
-after 3M tokens.  Larger batches / more steps (a GPU, or ``pythia-70m``) are
-the next thing to try.
+Copying probe (the emergence chapter's capability).  The default small run
+does not grow an induction head: on the stdlib at η = 3e-3 copy_acc stays at
+chance through 1000 steps (also with 25–50 % repeated code spans, λ_wd 0.1,
+3000 steps).  A tuning sweep (pythia small, probe over 64 ids, copy_acc at
+steps 100…1000) found two causes.  (1) η: at 3e-3 even pure copying data stays
+at chance; at η = 1e-3 it jumps (0.05 → 0.84–0.91 between steps 300 and 400,
+batch 32 × 64, λ_wd 0, 0.5 or 1.5 alike).  (2) Mixing: with 25–75 % stdlib
+windows among the copying windows the score stalls at ≈ 0.07–0.12 through
+1000–2000 steps for pythia and llama (the "copy any token already seen"
+stage, ≈ 1/distinct ids in context), also with a reserved alphabet and with
+batch 8 × 128.  So the emergence chapter's runs are the small model on copying windows
+only: ``RunConfig(size="small", steps=600, lr=1e-3, wd=1.5, batch=32,
+seq_len=64, repeat_frac=1.0)`` (T/τ = 0.9) — about two minutes each on one core.
 
 Reading ``Run.forces``: the column ``align`` shadows ``DataFrame.align``; use
 ``run.forces["align"]``, not ``run.forces.align``.
@@ -147,15 +149,15 @@ __all__ = [
 SIZE_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         steps=60, lr=3e-3, wd=0.1, warmup=10, batch=4, seq_len=32, tokenizer="bpe", vocab=512,
-        corpus_bytes=200_000, snap_log_until=8, snap_every=20, probe_batch=8, copy_len=8, repeat_frac=0.0,
+        corpus_bytes=200_000, snap_log_until=8, snap_every=20, probe_batch=8, copy_len=8, copy_vocab=64, repeat_frac=0.0,
     ),
     "small": dict(
         steps=1000, lr=3e-3, wd=0.5, warmup=100, batch=8, seq_len=128, tokenizer="bpe", vocab=2048,
-        corpus_bytes=8_000_000, snap_log_until=64, snap_every=50, probe_batch=32, copy_len=32, repeat_frac=0.25,
+        corpus_bytes=8_000_000, snap_log_until=64, snap_every=50, probe_batch=32, copy_len=32, copy_vocab=64, repeat_frac=0.0,
     ),
     "pythia-70m": dict(
         steps=20_000, lr=1e-3, wd=0.01, warmup=200, batch=24, seq_len=512, tokenizer="pythia", vocab=0,
-        corpus_bytes=400_000_000, snap_log_until=512, snap_every=1000, probe_batch=32, copy_len=128, repeat_frac=0.0,
+        corpus_bytes=400_000_000, snap_log_until=512, snap_every=1000, probe_batch=32, copy_len=128, copy_vocab=0, repeat_frac=0.0,
     ),
 }
 
@@ -193,6 +195,7 @@ class RunConfig:
     snap_every: int | None = None
     probe_batch: int | None = None
     copy_len: int | None = None
+    copy_vocab: int | None = None
 
     def resolved(self) -> "RunConfig":
         """This config with every ``None`` replaced by the size default, validated."""
@@ -219,6 +222,8 @@ class RunConfig:
             problems.append(f"wd_on={cfg.wd_on!r} (need 'all' or 'matrices')")
         if not 0 <= cfg.warmup < cfg.steps and cfg.steps > 1:
             problems.append(f"warmup={cfg.warmup} (need 0 ≤ warmup < steps)")
+        if cfg.copy_vocab < 0:
+            problems.append(f"copy_vocab={cfg.copy_vocab} (need 0 = all ids, or ≥ 2)")
         if 2 * cfg.copy_len > cfg.seq_len:
             problems.append(f"copy_len={cfg.copy_len} (need 2·copy_len ≤ seq_len={cfg.seq_len})")
         if cfg.rec < 1 or cfg.snap_every < 1:

@@ -52,7 +52,7 @@ from npmk.runs import (
     write_json,
 )
 
-__all__ = ["Trainer", "prepare", "train", "cli"]
+__all__ = ["Trainer", "copy_alphabet", "prepare", "train", "cli"]
 
 COPY_SEED = 1234  # the copying probe's random sequences are the same for every run
 
@@ -64,6 +64,18 @@ def prepare(cfg: RunConfig) -> tuple[RunConfig, corpus_mod.Corpus]:
     if len(data.tokens) * (1 - cfg.val_frac) < 2 * (cfg.seq_len + 1):
         raise ValueError(f"corpus {cfg.corpus!r} has {len(data.tokens)} tokens: too few for seq_len={cfg.seq_len}")
     return cfg, data
+
+
+def copy_alphabet(train_tokens: np.ndarray, n_ids: int, copy_vocab: int) -> torch.Tensor:
+    """The ids of the copying task: the ``copy_vocab`` most frequent ids of the (uncorrupted)
+    training split, ties by id; ``copy_vocab`` = 0 means every id the tokenizer emits.  Counted
+    before corruption so runs that differ only in ρ share one probe."""
+    if copy_vocab == 0:
+        return torch.arange(n_ids)
+    if not 2 <= copy_vocab <= n_ids:
+        raise ValueError(f"copy_vocab={copy_vocab}: need 0 (all ids) or 2 ≤ copy_vocab ≤ n_ids={n_ids}")
+    counts = np.bincount(train_tokens, minlength=n_ids)
+    return torch.from_numpy(np.argsort(-counts, kind="stable")[:copy_vocab].astype(np.int64))
 
 
 class Trainer:
@@ -79,8 +91,9 @@ class Trainer:
         n_val = min(cfg.probe_batch, max(1, (len(val) - 1) // (cfg.seq_len + 1)))
         starts = np.linspace(0, len(val) - cfg.seq_len - 1, n_val).astype(np.int64)
         self.val_windows = torch.stack([val[s : s + cfg.seq_len + 1] for s in starts])
+        self.copy_alphabet = copy_alphabet(train_tokens, data.n_ids, cfg.copy_vocab)
         rng = np.random.default_rng(COPY_SEED)
-        half = torch.from_numpy(rng.integers(1, data.n_ids, (cfg.probe_batch, cfg.copy_len)))
+        half = self.copy_alphabet[torch.from_numpy(rng.integers(0, len(self.copy_alphabet), (cfg.probe_batch, cfg.copy_len)))]
         self.copy_seqs = torch.cat([half, half], dim=1)
 
         self.model = build(cfg.arch, cfg.size, data.vocab_size, cfg.seq_len, cfg.seed)
@@ -102,20 +115,23 @@ class Trainer:
         self.t = 0
 
     def batch(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and next-token targets of update t: ``batch`` windows drawn with rng([seed, t]);
-        a fraction ``repeat_frac`` of them (same rng) tile a span of random length p ∈ [8, ⌈(L+1)/2⌉]."""
+        """Inputs and next-token targets of update t: ``batch`` corpus windows drawn with
+        rng([seed, t]); a fraction ``repeat_frac`` of them (same rng) are replaced by a random
+        sequence of p ids from the copy alphabet, p ∈ [8, ⌈(L+1)/2⌉], tiled to the window."""
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, t])
         starts = torch.from_numpy(rng.integers(0, len(self.train_tokens) - cfg.seq_len - 1, cfg.batch))
-        idx = starts[:, None] + torch.arange(cfg.seq_len + 1)
+        win = self.train_tokens[starts[:, None] + torch.arange(cfg.seq_len + 1)]
         if cfg.repeat_frac > 0:
-            # repeated windows: a span of random length p (so that only content-based
-            # lookup, not a fixed positional offset, predicts the repeat), tiled
+            # a random period, so that only content-based lookup (an induction head),
+            # not a fixed positional offset, predicts the repeats
             rep = rng.random(cfg.batch) < cfg.repeat_frac
             period = rng.integers(8, (cfg.seq_len + 2) // 2 + 1, cfg.batch)
+            pos = torch.arange(cfg.seq_len + 1)
             for b in np.flatnonzero(rep):
-                idx[b] = starts[b] + torch.arange(cfg.seq_len + 1) % int(period[b])
-        win = self.train_tokens[idx]
+                p = int(period[b])
+                ids = self.copy_alphabet[torch.from_numpy(rng.integers(0, len(self.copy_alphabet), p))]
+                win[b] = ids[pos % p]
         return win[:, :-1], win[:, 1:]
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -315,7 +331,7 @@ def _parser() -> argparse.ArgumentParser:
         flag = "--" + f.name.replace("_", "-")
         typ = {"arch": str, "size": str, "corpus": str, "tokenizer": str, "wd_on": str}.get(f.name)
         if typ is None:
-            typ = int if f.name in {"steps", "seed", "warmup", "batch", "seq_len", "corpus_bytes", "vocab", "rec", "snap_log_until", "snap_every", "probe_batch", "copy_len"} else float
+            typ = int if f.name in {"steps", "seed", "warmup", "batch", "seq_len", "corpus_bytes", "vocab", "rec", "snap_log_until", "snap_every", "probe_batch", "copy_len", "copy_vocab"} else float
         p.add_argument(flag, type=typ, default=None, help=f"RunConfig.{f.name} (default: {f.default!r}; None = size default)")
     p.add_argument("--out", type=Path, default=None, help="run directory (default: the shared cache $NPMK_CACHE/runs/<config hash>)")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: bitwise reproducible across machines)")

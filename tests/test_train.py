@@ -114,18 +114,33 @@ def test_schedule_and_config_validation():
         RunConfig(arch="gpt2").resolved()
 
 
-def test_repeated_windows_tile_a_span():
+def test_repeated_windows_tile_random_ids_from_the_copy_alphabet():
     from npmk.train import Trainer, prepare
 
     cfg, data = prepare(RunConfig(size="tiny", repeat_frac=1.0))
-    x, y = Trainer(cfg, data).batch(7)
+    trainer = Trainer(cfg, data)
+    alphabet = set(trainer.copy_alphabet.tolist())
+    x, y = trainer.batch(7)
     for row, nxt in zip(x, y):
         seq = np.concatenate([row.numpy(), nxt[-1:].numpy()])
         periods = [p for p in range(8, len(seq)) if np.array_equal(seq[p:], seq[: len(seq) - p])]
         assert periods, "every window repeats with some period"
+        assert set(seq.tolist()) <= alphabet
     cfg0, _ = prepare(RunConfig(size="tiny"))
     x0, _ = Trainer(cfg0, data).batch(7)
     assert not torch.equal(x0, x)
+
+
+def test_copy_alphabet_is_the_most_frequent_ids_and_bad_sizes_are_named():
+    from npmk.train import copy_alphabet
+
+    tokens = np.array([5, 5, 5, 2, 2, 9, 1, 1, 1, 1])
+    assert copy_alphabet(tokens, 10, 3).tolist() == [1, 5, 2]
+    assert copy_alphabet(tokens, 10, 0).tolist() == list(range(10))
+    with pytest.raises(ValueError, match="copy_vocab=11"):
+        copy_alphabet(tokens, 10, 11)
+    with pytest.raises(ValueError, match="copy_vocab"):
+        RunConfig(size="tiny", copy_vocab=-1).resolved()
 
 
 def test_copy_probe_scores_a_perfect_copier_one_and_chance_model_low():
@@ -136,7 +151,7 @@ def test_copy_probe_scores_a_perfect_copier_one_and_chance_model_low():
     cfg, data = prepare(RunConfig(size="tiny"))
     trainer = Trainer(cfg, data)
     n, vocab = cfg.copy_len, data.vocab_size
-    assert trainer.copy_seqs.max() < data.n_ids
+    assert set(trainer.copy_seqs.flatten().tolist()) <= set(trainer.copy_alphabet.tolist())
 
     class Copier(torch.nn.Module):
         """Predicts, at position i, the token that followed position i − n (an ideal induction head)."""
