@@ -82,19 +82,19 @@ Why: the decoupled decay shrinks W by (1 − η_tλ_wd) per step, a time constan
 of T steps when T/τ = Tηλ_wd ≳ 1.  The paper's λ_wd = 0.01, η = 1e-3 gives
 τ = 100k steps (its 20k-step run only rises and saturates); on CPU we have
 ~1000 steps, so λ_wd is raised until Tηλ_wd = 1.5.  Measured (our own
-middle-80% sorted OLS on the pooled Transmission matrices, tuning run with
-the default run, ``get_run(RunConfig(arch="pythia", size="small"))``): λ
-0.0177 at init → peak 0.0223 at step 350 → 0.0199 at step 1000, with k
-drifting 1.204 → 1.05; the Transmission force budget moves from alignment
-(share 0.60, decay 0.35, injection 0.04 over steps 0–100) through balance at
-the peak (0.49 / 0.48 over 350–600) to decay (0.33 / 0.66 over 600–1000) —
-the paper's alignment-to-decay transition, compressed into 1000 steps.
+middle-80% sorted OLS on the pooled Transmission matrices of the default
+run, ``get_run(RunConfig(arch="pythia", size="small"))``, stdlib only): λ 0.0177 at init → peak 0.0233 at step 350 → 0.0210 at step 1000, with
+k drifting 1.204 → 1.06; the Transmission force budget (shares of |force|)
+moves from alignment (0.68, decay 0.28, injection 0.04 over steps 0–100)
+through balance at the peak (0.49 / 0.48 over 350–600) to decay (0.38 / 0.60
+over 600–1000) — the paper's alignment-to-decay transition, compressed into
+1000 steps.  Seed 1: the same peak (0.0233 at 350).
 Δ‖W‖² identity residual ≤ 6e-8·‖W‖² (median 6e-5 of |Δ‖W‖²|).  In tuning,
 λ_wd = 0.3 with 1500 steps (Tηλ_wd = 1.35, cosine-damped) was still rising at
 step 450; λ_wd = 1.0 (Tηλ_wd = 3) peaked at ≈150 and fell below its init value.
-LLaMA small with the same settings peaks later and flatter (λ 0.0177 → 0.0269
-at step 650 → 0.0267 at 1000).
-Time: ≈0.075 CPU-s per step on one core (≈75–90 s per run on an idle 2-core
+LLaMA small with the same settings peaks later and flatter (λ 0.0177 → 0.0287
+at step 750 → 0.0285 at 1000).
+Time: ≈0.067 CPU-s per step on one core (≈67–90 s per run on an idle 2-core
 machine; several times longer when the cores are shared).
 
 Copying probe (the emergence chapter's capability).  The default small run
