@@ -44,7 +44,7 @@ from npmk import dynamics as dy
 from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
-from npmk.weibull import rms_over_lambda
+from npmk.weibull import halfnormal_anchor, rms_over_lambda
 
 npmk.style.use()
 
@@ -223,7 +223,8 @@ for spec, (run, per_tensor, pooled) in own.items():
     last = trans["step"].max()
     rows.append({"run": spec, "k_lock": dy.k_lock(trans), "k_min": k_med.min(), "k_max": k_med.max(),
                  "measured": g.loc[last, "measured"], "gamma": g.loc[last, "gamma"]})
-axes[0].axhline(1.20543, color="k", ls=":", label="half-normal anchor 1.2054")
+k0, _ = halfnormal_anchor()
+axes[0].axhline(k0, color="k", ls=":", label=f"half-normal anchor {k0:.4f}")
 axes[0].set_xlabel("optimizer step")
 axes[0].set_ylabel("median k, Transmission matrices")
 axes[0].set_title("k-lock per snapshot (own runs)")
