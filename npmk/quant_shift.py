@@ -32,18 +32,20 @@ lists them.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from npmk import skeleton
 from npmk.checkpoints import open_checkpoint
 from npmk.quantize import TYPES, roundtrip
 from npmk.weibull import FitError, fit
 
-__all__ = ["CHUNK", "ChunkSample", "sample_chunks", "shift_table", "SHIFT_COLUMNS"]
+__all__ = ["CHUNK", "ChunkSample", "sample_chunks", "shift_table", "SHIFT_COLUMNS", "bias_bands", "resolution",
+           "corrected_interval", "band_verdict"]
 
 CHUNK = 256
 
@@ -163,7 +165,7 @@ def shift_table(sample: ChunkSample, types=None, *, trim: float = 0.8, groups: i
     ref_mag = np.abs(sample.chunks)
     ref = {key: _fit(ref_mag[m], trim, f"{sample.label} {key[0]} [reference]") for key, m in cells.items()}
     rows = []
-    for t in tqdm(types, desc=f"quantize {sample.label}", disable=not progress, leave=False):
+    for t in tqdm(types, desc=f"quantize {sample.label}", disable=not progress, leave=False, file=sys.stderr):
         q_mag = np.abs(roundtrip(sample.chunks, t, name=f"{sample.label} [{t}]"))
         for pop, cls, mask in pops:
             (k0, l0, _, note0) = ref[pop, None]
@@ -186,3 +188,54 @@ def shift_table(sample: ChunkSample, types=None, *, trim: float = 0.8, groups: i
                 "method": method, "note": note0 or note1,
             })
     return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
+
+
+def bias_bands(shifts: pd.DataFrame, population: str = "pooled", z: float = 2.0) -> pd.DataFrame:
+    """Per type, the band of k shifts seen over the networks measured: [min(dk - z·se), max(dk + z·se)].
+
+    shifts: :func:`shift_table` rows of several networks, with a ``network``
+    column. A refused fit (NaN) makes the type's band NaN: no bound is known.
+    Columns: lo, hi, spread = hi - lo, worst = max(|lo|, |hi|), n_networks.
+    """
+    rows = shifts[shifts["population"] == population]
+    se = rows["se_dk"].fillna(0.0)
+    out = pd.DataFrame({"type": rows["type"], "lo": rows["dk"] - z * se, "hi": rows["dk"] + z * se,
+                        "network": rows["network"]})
+    g = out.groupby("type", sort=False)
+    band = pd.DataFrame({"lo": g["lo"].agg(lambda v: v.min(skipna=False)),
+                         "hi": g["hi"].agg(lambda v: v.max(skipna=False)),
+                         "n_networks": g["network"].nunique()})
+    band["spread"] = band["hi"] - band["lo"]
+    band["worst"] = np.maximum(band["lo"].abs(), band["hi"].abs())
+    return band
+
+
+def resolution(band: pd.DataFrame, width: float) -> pd.Series:
+    """Whether a type's bias band lets a reading resolve a k band of ``width`` (the NPM-K band: 0.06).
+
+    "as is": every shift is within width/4 of zero, so the quantized k can be
+    read directly; "after correction": the shifts vary by at most width/4
+    between networks, so subtracting the band recovers k to that precision;
+    "no": the shift is larger and varies more; "unknown": some fit was refused.
+    """
+    tol = width / 4
+    return pd.Series(np.select(
+        [band["worst"].isna(), band["worst"] <= tol, band["spread"] <= tol],
+        ["unknown", "as is", "after correction"], "no"), index=band.index, name="resolves")
+
+
+def corrected_interval(k: float, lo: float, hi: float) -> tuple[float, float]:
+    """The unquantized k compatible with a quantized reading ``k`` and a bias band [lo, hi]: [k - hi, k - lo]."""
+    return k - hi, k - lo
+
+
+def band_verdict(interval: tuple[float, float], band: tuple[float, float]) -> str:
+    """'inside', 'outside' or 'undecided' (the interval straddles an edge of ``band``)."""
+    a, b = interval
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return "undecided"
+    if band[0] <= a and b <= band[1]:
+        return "inside"
+    if b < band[0] or a > band[1]:
+        return "outside"
+    return "undecided"

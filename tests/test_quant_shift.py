@@ -1,5 +1,7 @@
 """The quantization shift of (k, lambda): paired on the same chunks, honest about zeros, bad input named."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -60,3 +62,26 @@ def test_bad_requests_are_named():
         shift_table(sample_chunks(sd, family="llama", n_values=CHUNK * 8), ["Q9_9"])
     with pytest.raises(ValueError, match="no tensor is in the llama skeleton"):
         sample_chunks({"model.norm.weight": torch.ones(8)}, family="llama")
+
+
+def test_bias_band_resolution_and_reading():
+    import pandas as pd
+
+    from npmk.quant_shift import band_verdict, bias_bands, corrected_interval, resolution
+
+    rows = []
+    for net, dks in {"a": (0.001, 0.030, 0.050, np.nan), "b": (0.002, 0.036, 0.090, 0.01)}.items():
+        for t, dk in zip(("Q8_0", "Q4_K", "Q4_0", "TQ2_0"), dks):
+            rows.append({"network": net, "type": t, "population": "pooled", "dk": dk, "se_dk": 0.001})
+    bands = bias_bands(pd.DataFrame(rows))
+    assert bands.loc["Q4_K", "lo"] == pytest.approx(0.028) and bands.loc["Q4_K", "hi"] == pytest.approx(0.038)
+    assert bands.loc["Q8_0", "worst"] == pytest.approx(0.004)
+    assert np.isnan(bands.loc["TQ2_0", "lo"])  # one refused fit: no bound
+    verdicts = resolution(bands, width=0.06).to_dict()
+    assert verdicts == {"Q8_0": "as is", "Q4_K": "after correction", "Q4_0": "no", "TQ2_0": "unknown"}
+    lo, hi = corrected_interval(1.20, 0.028, 0.038)
+    assert (lo, hi) == pytest.approx((1.162, 1.172))
+    assert band_verdict((lo, hi), (1.13, 1.19)) == "inside"
+    assert band_verdict((1.18, 1.21), (1.13, 1.19)) == "undecided"
+    assert band_verdict((1.20, 1.21), (1.13, 1.19)) == "outside"
+    assert band_verdict((math.nan, 1.2), (1.13, 1.19)) == "undecided"
