@@ -34,16 +34,12 @@
 # spans at least two snapshots.
 
 # %% tags=["parameters"]
-arches = ["pythia", "llama"]  # base runs of the training lab
-size = "small"
-seed = 0
-steps = None  # None: the size's default
-lr_factors = [0.5, 1.0, 2.0]  # learning-rate sweep, × the size's default η
-wd_factors = [0.3, 1.0, 3.0]  # weight-decay sweep, × the size's default λ_wd
-sweep_arch = "pythia"
-sweep_size = "tiny"  # model size of the sweep runs (the lab's tiny model keeps the sweep within the CPU budget)
-sweep_centre = "small"  # sweep around this size's default steps, warmup, η and λ_wd
-sweep_snap_every = 50  # snapshot spacing of the sweep runs
+# base runs of the training lab: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
+lr_factors = [0.5, 1.0, 2.0]  # learning-rate sweep, × the sweep preset's η
+wd_factors = [0.3, 1.0, 3.0]  # weight-decay sweep, × the sweep preset's λ_wd
+# the sweep's centre: the lab's tiny model on the base runs' schedule keeps the sweep within the CPU budget
+sweep_spec = {"preset": "tiny-on-base", "arch": "pythia", "seed": 0, "snap_every": 50}
 smooth = 51  # window (steps) of the rolling median on the per-step force ratio
 published = True  # also apply the phase rule to the paper's shipped trajectories
 
@@ -63,7 +59,6 @@ from npmk.runs import RunConfig, get_run
 from npmk.snapshots import snapshot_fits
 from npmk.trajectory import (
     PHASES,
-    centred_config,
     decay_horizon,
     decay_timescale,
     detect_phases,
@@ -97,7 +92,7 @@ def legend_phases(ax):
 # per class as one fit to the whole class (the paper's aggregate λ).
 
 # %%
-runs = {a: get_run(RunConfig(arch=a, size=size, seed=seed, steps=steps)) for a in arches}
+runs = {spec["arch"]: get_run(RunConfig.from_spec(spec)) for spec in runs}
 traj = pd.concat([snapshot_fits(r, classes=("Transmission", "Selection")).assign(arch=a) for a, r in runs.items()], ignore_index=True)
 traj = traj[traj.step > 0]  # log-step axes; step 0 equals step 1 to within one update
 cls_phases = phase_table(traj[traj.level == "class"], by=["arch", "cls"])
@@ -114,7 +109,7 @@ for ax, a in zip(axes[0], runs):
     ax.plot(d.step, d.lam, "k.-", lw=1.6, label="class")
     ax.set_xscale("log")
     ax.set_xlabel("optimizer step")
-    ax.set_title(f"{a}-{size}: Transmission λ")
+    ax.set_title(f"{a}-{runs[a].config.size}: Transmission λ")
     ax.add_artist(ax.legend(fontsize=8, loc="upper left", title="layer"))
     legend_phases(ax)
 axes[0][0].set_ylabel("Weibull λ (weight units)")
@@ -149,7 +144,7 @@ for ax, (a, run) in zip(axes[0], runs.items()):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("optimizer step")
-    ax.set_title(f"{a}-{size}: force balance")
+    ax.set_title(f"{a}-{run.config.size}: force balance")
     # the squared norm peaks where the net force changes sign; row t is the update from snapshot t
     w2 = f.set_index("step")["w2"]
     after = sm[sm.index > sm.idxmax()]
@@ -218,10 +213,10 @@ for r in eq.itertuples():
 # the paper finds the transient peak more sensitive to η than that.
 
 # %%
-sweep_cfgs = [("lr", x, centred_config(sweep_arch, sweep_size, sweep_centre, seed=seed, snap_every=sweep_snap_every, scale_lr=x))
-              for x in lr_factors]
-sweep_cfgs += [("wd", x, centred_config(sweep_arch, sweep_size, sweep_centre, seed=seed, snap_every=sweep_snap_every, scale_wd=x))
-               for x in wd_factors if x != 1.0]
+centre = RunConfig.from_spec(sweep_spec).resolved()
+# rounded so that equal factors give equal configs, hence one shared run
+sweep_cfgs = [("lr", x, RunConfig.from_spec(sweep_spec, lr=round(centre.lr * x, 10))) for x in lr_factors]
+sweep_cfgs += [("wd", x, RunConfig.from_spec(sweep_spec, wd=round(centre.wd * x, 10))) for x in wd_factors if x != 1.0]
 rows, curves = [], []
 for knob, x, cfg in sweep_cfgs:
     run = get_run(cfg)
@@ -249,7 +244,7 @@ for ax, knob, col in ((axes[0], "lr", "lr"), (axes[1], "wd", "wd")):
         ax.plot(r.peak_step, r.peak_lam, "k^", ms=6)
     ax.set_xscale("log")
     ax.set_xlabel("optimizer step")
-    ax.set_title(f"{sweep_arch}-{sweep_size}: {'learning rate' if knob == 'lr' else 'weight decay'} sweep")
+    ax.set_title(f"{centre.arch}-{centre.size}: {'learning rate' if knob == 'lr' else 'weight decay'} sweep")
     ax.legend(fontsize=8, loc="upper left")
 axes[0].set_ylabel("Transmission λ (weight units); ▲ peak")
 plt.show()

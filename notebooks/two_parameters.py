@@ -31,7 +31,8 @@
 # this machine measures, and finds each model's nearest entry.
 
 # %% tags=["parameters"]
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+# run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 include_minilm = True
 models = []  # extra sources: hub ids, local dirs or .safetensors files
 revisions = {}
@@ -189,8 +190,8 @@ if include_minilm:
                                            skeleton.attention_arch(cfg), None)
 series = []
 for rc in runs:
-    run = get_run(RunConfig(**rc))
-    name = f"lab {rc['arch']}-{rc['size']}"
+    run = get_run(RunConfig.from_spec(rc))
+    name = f"lab {run.config.arch}-{run.config.size}"
     att = attention_of_run(run)
     for step in run.thinned_steps(max_snapshots):
         t = measure(run.snapshot(step), by="tensor", family=run.family, progress=False)

@@ -44,7 +44,6 @@ __all__ = [
     "decay_timescale",
     "decay_horizon",
     "equilibrium_ratio",
-    "centred_config",
 ]
 
 PHASES = ("init", "rise", "peak", "relax", "floor")
@@ -175,23 +174,3 @@ def equilibrium_ratio(align: Any, inject: Any, decay: Any) -> np.ndarray:
     if np.any(d <= 0):
         raise ValueError("decay force must be positive (weight decay off?) for the equilibrium ratio")
     return (-a + i) / d
-
-
-def centred_config(arch: str, size: str, centre: str, *, seed: int = 0, snap_every: int | None = None,
-                   scale_lr: float = 1.0, scale_wd: float = 1.0, **changes: Any):
-    """A training-lab :class:`~npmk.runs.RunConfig` for model ``size`` on the schedule of size ``centre``.
-
-    Steps, warmup, η and λ_wd are ``centre``'s defaults (``npmk.runs.SIZE_DEFAULTS``),
-    η and λ_wd multiplied by ``scale_lr`` and ``scale_wd`` (rounded to 10 significant
-    decimals so that equal factors give equal run keys); ``changes`` sets any other
-    RunConfig field (``corrupt``, ``corpus``, ``corpus_bytes`` …).  Lets sweeps run a
-    smaller model under the book's default optimizer regime (same T/τ).
-    """
-    from npmk.runs import SIZE_DEFAULTS, RunConfig
-
-    if centre not in SIZE_DEFAULTS:
-        raise ValueError(f"centre must be one of {tuple(SIZE_DEFAULTS)}, got {centre!r}")
-    c = SIZE_DEFAULTS[centre]
-    return RunConfig(arch=arch, size=size, seed=seed, steps=c["steps"], warmup=c["warmup"],
-                     lr=round(c["lr"] * scale_lr, 10), wd=round(c["wd"] * scale_wd, 10),
-                     snap_every=snap_every, **changes)
