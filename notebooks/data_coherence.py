@@ -53,7 +53,7 @@ from npmk.data import cache_dir, load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
 from npmk.snapshots import snapshot_fits
-from npmk.trajectory import decay_horizon, detect_phases
+from npmk.lambda_phases import decay_horizon, detect_lambda_phases
 
 npmk.style.use()
 
@@ -125,7 +125,7 @@ def transmission_lambda(run):
 
 def summary(run, lam):
     """Peak λ, its step, final λ, mean alignment over the run's first quarter, final validation loss."""
-    ph = detect_phases(lam.step.to_numpy(), lam.lam.to_numpy())
+    ph = detect_lambda_phases(lam.step.to_numpy(), lam.lam.to_numpy())
     f = run.forces[run.forces.group == "class:Transmission"]
     early = f[f.step < run.config.steps // 4]
     return dict(peak_lam=ph.peak_value, peak_step=ph.peak_step, end_lam=ph.end_value, relaxed=ph.relaxed,

@@ -100,7 +100,7 @@ from npmk.capabilities import pythia_eval_keys, pythia_evals, run_probes
 from npmk.checkpoints import open_checkpoint
 from npmk.emergence import change_point, emergence, lead_lag_table, lead_lag_test, smooth
 from npmk.runs import RunConfig, get_run
-from npmk.spectra import trajectory
+from npmk.spectra import snapshot_spectra
 from npmk.weibull import fit as weibull_fit
 
 npmk.style.use()
@@ -293,7 +293,7 @@ for cfg in runs:
     run = get_run(RunConfig.from_spec(cfg), progress=False)
     label = run_label(cfg)
     steps = run.snapshot_steps
-    df = add_drift_rate(trajectory(((s, run.snapshot(s)) for s in steps), family=run.family, progress=False))
+    df = add_drift_rate(snapshot_spectra(((s, run.snapshot(s)) for s in steps), family=run.family, progress=False))
     df["model"] = label
     per_matrix.append(df)
     for s in steps:  # Weibull shape of the pooled class magnitudes at each snapshot
@@ -488,7 +488,7 @@ def hub_snapshots(size: str):
 
 hub_frames = []
 for size in hub_sizes:
-    df = add_drift_rate(trajectory(hub_snapshots(size), family="gpt_neox"))
+    df = add_drift_rate(snapshot_spectra(hub_snapshots(size), family="gpt_neox"))
     df["model"] = f"pythia-{size}"
     hub_frames.append(df)
 if hub_frames:
