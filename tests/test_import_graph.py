@@ -58,3 +58,31 @@ def test_npmk_imports_have_no_cycle():
         TopologicalSorter(import_graph()).prepare()
     except CycleError as exc:
         raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
+
+
+def _layers() -> list[tuple[str, list[str]]]:
+    """The package docstring's module map: [(layer title, [module, ...]), ...] in order."""
+    text = npmk.__doc__.split("The modules, by layer", 1)[1].split("\n\n")[1]
+    layers: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("    "):
+            layers[-1][1].append(f"npmk.{line.split()[0]}")
+        else:
+            layers.append((line.strip(), []))
+    return layers
+
+
+def test_package_docstring_maps_every_module_once():
+    listed = [m for _, mods in _layers() for m in mods]
+    assert len(listed) == len(set(listed))
+    assert set(listed) == set(import_graph()) - {"npmk", "npmk.__main__"}
+
+
+def test_layers_import_only_upward_or_the_shared_modules():
+    layers = _layers()
+    assert layers[-1][0] == "Shared by every layer"
+    shared = set(layers[-1][1])
+    rank = {m: i for i, (_, mods) in enumerate(layers[:-1]) for m in mods}
+    wrong = [f"{a} -> {b}" for a, targets in import_graph().items() if a in rank
+             for b in targets if b not in shared and rank[b] > rank[a]]
+    assert not wrong, f"imports from a lower layer: {wrong}"
