@@ -49,8 +49,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from safetensors.torch import load_file
 
 from npmk.data import cache_dir
+from npmk.models import FAMILY, build
 from npmk.runconfig import PRESETS, RunConfig, RunConfigMismatch, config_key, config_record
 from npmk.train import prepare, train
 
@@ -74,8 +76,6 @@ class Run:
     @property
     def family(self) -> str:
         """The transformers model_type: "gpt_neox" or "llama"."""
-        from npmk.models import FAMILY
-
         return FAMILY[self.config.arch]
 
     @cached_property
@@ -119,14 +119,10 @@ class Run:
 
     def snapshot(self, step: int) -> dict[str, torch.Tensor]:
         """All parameters (name → float32 tensor) after ``step`` optimizer updates."""
-        from safetensors.torch import load_file
-
         return load_file(self.snapshot_path(step))
 
     def model(self, step: int):
         """The transformers model with the weights of snapshot ``step``."""
-        from npmk.models import build
-
         m = build(self.config.arch, self.config.size, self.data["vocab_size"], self.config.seq_len, self.config.seed)
         m.load_state_dict(self.snapshot(step))
         return m
