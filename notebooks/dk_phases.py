@@ -35,7 +35,8 @@
 # {cite:p}`ding2026dynamics`), and in `full` the Pythia hub revisions.
 
 # %% tags=["parameters"]
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+# run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 real_pythia = True  # the dynamics paper's Pythia-70M k by step (registry file)
 hub_series = {}  # full: {hub_id: [revision, ...]} measured with npmk.measure
 max_snapshots = 24  # checkpoints per self-trained run, log-spaced subset of its snapshots
@@ -49,7 +50,6 @@ import math
 import re
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 from myst_nb import glue
@@ -69,13 +69,11 @@ K_BY_STEP = "NPM-Weibull-public/Weibull_WeightScale_dynamics/derived_data/real_p
 # %%
 curves = {}  # name -> DataFrame(step, k)
 for cfg in runs:
-    run = get_run(RunConfig(**cfg))
-    name = f"lab {cfg['arch']}-{cfg['size']}"
+    run = get_run(RunConfig.from_spec(cfg))
+    name = f"lab {run.config.arch}-{run.config.size}"
     rows = []
     # step 0 has no place on a log axis; the rest thinned evenly in log(step)
-    positive = [s for s in run.snapshot_steps if s > 0]
-    keep = np.unique(np.round(np.geomspace(1, len(positive), min(max_snapshots, len(positive)))).astype(int) - 1)
-    for step in [positive[i] for i in keep]:
+    for step in run.thinned_steps(max_snapshots, keep_zero=False):
         t = measure(run.snapshot(step), by="kind", family=run.family, progress=False)
         pooled = measure(run.snapshot(step), by="pooled", family=run.family, progress=False)
         rows.append({"step": step, "k": float(pooled["k"].iloc[0]),

@@ -28,8 +28,9 @@
 # Answered on the paper's published derived data and on the book's own runs.
 
 # %% tags=["parameters"]
-size = "small"  # training-lab size of the own runs: tiny | small | pythia-70m
-runs = ["pythia:0", "pythia:1", "llama:0"]  # arch:seed of the own runs
+# the own runs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "pythia", "seed": 1},
+        {"preset": "base", "arch": "llama", "seed": 0}]
 max_snapshots = 10  # fit at most this many snapshots per run (evenly thinned)
 
 # %%
@@ -201,11 +202,10 @@ if pub is not None:
 # %%
 own = {}
 for spec in runs:
-    arch, seed = spec.split(":")
-    run = get_run(RunConfig(arch=arch, size=size, seed=int(seed)), progress=False)
+    run = get_run(RunConfig.from_spec(spec), progress=False)
     fits = snapshot_fits(run, run.thinned_steps(max_snapshots, spacing="linear"), levels=("tensor", "class"))
     per_tensor, pooled = fits[fits.level == "tensor"], fits[fits.level == "class"]
-    own[spec] = (run, per_tensor, pooled)
+    own[f"{run.config.arch}:{run.config.seed}"] = (run, per_tensor, pooled)
 cfg0 = next(iter(own.values()))[0].config.resolved()
 
 # %%
