@@ -56,7 +56,7 @@ from IPython.display import display
 from myst_nb import glue
 
 import npmk.style
-from npmk import dynamics
+from npmk import dynamics_data
 from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
@@ -288,18 +288,18 @@ pd.DataFrame(slopes).T.rename(columns={"peak": "d ln λ_peak / d ln x", "end": "
 # The companion repository ships the aggregate Transmission λ of its
 # self-trained runs (Pythia-style baseline, two more seeds, LLaMA-style, the
 # η = 3e-4 and 3e-3 sweep, three "relax" runs, the Pile→wikitext continuation)
-# and of the real Pythia-70M checkpoints (loaded with {mod}`npmk.dynamics`).
+# and of the real Pythia-70M checkpoints (loaded with {mod}`npmk.dynamics_data`).
 # The shipped files do not state the relax runs' weight decay.
 
 
 # %%
 pub = {}
 if published:
-    for name in dynamics.TRAJECTORIES:
-        d = load_or_note_missing(dynamics.load_trajectory, name)
+    for name in dynamics_data.TRAJECTORIES:
+        d = load_or_note_missing(dynamics_data.load_trajectory, name)
         if d is not None:
             pub[name] = d[["step", "lam"]]
-    real = load_or_note_missing(dynamics.load_real_closure)
+    real = load_or_note_missing(dynamics_data.load_real_closure)
     if real is not None:
         pub["real_pythia_70m"] = real.rename(columns={"lam_obs": "lam"})[["step", "lam"]]
 pub_traj = pd.concat([d.assign(run=n) for n, d in pub.items()], ignore_index=True) if pub else pd.DataFrame()
@@ -344,7 +344,7 @@ if "real_pythia_70m" in pub:
 per_layer = {}
 if published:
     for name in ("baseline", "llama"):
-        d = load_or_note_missing(dynamics.load_per_layer, name)
+        d = load_or_note_missing(dynamics_data.load_per_layer, name)
         if d is not None:
             last = d[d.step == d.step.max()]
             rho = stats.spearmanr(last.block, last.lam).statistic
