@@ -418,7 +418,7 @@ glue("own_dominant", "integration" if (loops_own["integration %"] > loops_own["b
 #
 # ## What it shows
 #
-# - The paper's closed loop reproduces from its shipped files: logRMSE
+# - The paper's closed-loop procedure, rerun on its shipped files, gives logRMSE
 #   {glue:text}`pub_logrmse_pythia:.4f` (Pythia-style baseline; seeds
 #   {glue:text}`pub_seed_logrmse_min:.4f`–{glue:text}`pub_seed_logrmse_max:.4f`, paper 0.053) and
 #   {glue:text}`pub_logrmse_llama:.4f` (LLaMA-style, paper 0.056); the Δt sweep gives
