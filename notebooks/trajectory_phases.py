@@ -180,6 +180,7 @@ for r in eq.itertuples():
     glue(f"tp_{r.arch}_overshoot", float(c.peak_lam / c.end_lam), display=False)
     glue(f"tp_{r.arch}_relaxed", "yes" if c.relaxed else "no", display=False)
     glue(f"tp_{r.arch}_floor_reached", "yes" if c.floor_reached else "no", display=False)
+    # ±0.15 is the book's own tolerance: the paper states the balance without one
     glue(f"tp_{r.arch}_balance_verdict",
          verdict(r.ratio_last_10pct, 1.0, tol=0.15) if r.floor_reached
          else f"not testable (no floor reached; T/τ = {r.T_over_tau:.2f})", display=False)
@@ -350,7 +351,9 @@ if published:
             rho = stats.spearmanr(last.block, last.lam).statistic
             per_layer[name] = rho
             glue(f"tp_pub_depth_rho_{name}", float(rho), display=False)
-            glue(f"tp_pub_depth_verdict_{name}", verdict(float(rho), (0.8, 1.0)), display=False)
+            # the paper's claim is only the sign: deeper blocks larger
+            glue(f"tp_pub_depth_verdict_{name}", "reproduced" if rho > 0 else f"miss (ρ = {rho:.2f}, not positive)",
+                 display=False)
     display(pd.Series(per_layer, name="Spearman(block, final λ)"))
 
 # %% [markdown]
@@ -373,4 +376,4 @@ if published:
 # | peak λ vs η exponent, paper's sweep | steeper than floor (> 0.5) | {glue:text}`tp_pub_lr_peak_slope:.3f` | {glue:text}`tp_pub_lr_verdict` |
 # | deeper layers larger terminal λ (Spearman), paper's Pythia-style | yes | {glue:text}`tp_pub_depth_rho_baseline:.2f` | {glue:text}`tp_pub_depth_verdict_baseline` |
 # | own runs: peak λ exponent in η steeper than end λ | yes | {glue:text}`tp_sweep_lr_peak_slope:.2f` vs {glue:text}`tp_sweep_lr_end_slope:.2f` | {glue:text}`tp_sweep_lr_verdict` |
-# | own Pythia-style run: (−A + I)/D over the last 10% | 1 at equilibrium | {glue:text}`tp_pythia_ratio_end:.3f` | {glue:text}`tp_pythia_balance_verdict` |
+# | own Pythia-style run: (−A + I)/D over the last 10% | 1 at equilibrium (±0.15: the book's tolerance) | {glue:text}`tp_pythia_ratio_end:.3f` | {glue:text}`tp_pythia_balance_verdict` |

@@ -302,7 +302,7 @@ if pub is not None:
 # intervals range from {glue:text}`pub_excess_min:.1f` to {glue:text}`pub_excess_max:.1f`.
 # Under the Γ variant the bridge part grows to {glue:text}`pub_self_gamma_bridge_pct:.1f`%
 # with the opposite sign and cancels much of the integration excess, which is
-# why that variant lands near 0.033.
+# why that variant lands at {glue:text}`pub_gamma_logrmse_pythia:.4f`.
 #
 # ## The book's own runs
 #
