@@ -41,9 +41,10 @@ from npmk.checkpoints import Checkpoint, TensorInfo, open_checkpoint
 from npmk.counts import UnsupportedDtypeError, ValueCounts, check_dtype
 from npmk.weibull import FitError, body_bounds
 
-__all__ = ["measure", "cli", "MeasureError", "COLUMNS"]
+__all__ = ["measure", "cli", "MeasureError", "COLUMNS", "TIED"]
 
 BY = ("pooled", "kind", "tensor")
+TIED = ("state_dict", "once")
 _QUANTILES = (0.10, 0.50, 0.90, 0.99)
 #: Tensors counted ahead of the one being pooled (bounds memory for fp32 bucket arrays).
 _AHEAD = 4
@@ -83,9 +84,9 @@ def _resolve_family(ckpt: Checkpoint, family: str | None) -> str:
         raise skeleton.UnknownArchitectureError(f"{ckpt.label}: {exc}; pass family= to choose a rule table") from None
 
 
-def _populations(ckpt: Checkpoint, fam: str, by: str) -> list[_Population]:
+def _populations(ckpt: Checkpoint, fam: str, by: str, tied: str = "state_dict") -> list[_Population]:
     eligible: list[tuple[TensorInfo, skeleton.Decision]] = []
-    for info in ckpt.infos():
+    for info in ckpt.infos() + (ckpt.alias_infos() if tied == "state_dict" else []):
         d = skeleton.classify(info.name, info.shape, fam)
         if d.include:
             eligible.append((info, d))
@@ -149,6 +150,7 @@ def measure(
     family: str | None = None,
     subsample: int | None = None,
     seed: int = 42,
+    tied: str = "state_dict",
     progress: bool = True,
 ) -> pd.DataFrame:
     """Weibull fits of a checkpoint's skeleton (see the module docstring for columns).
@@ -161,15 +163,25 @@ def measure(
     no config or an unrecognised one. subsample: draw this many magnitudes
     uniformly without replacement from each population (NPM-K used 10M, seed
     42) instead of using all of them; recorded in the result.
+    tied: how a tied output head (one matrix under two names, e.g. ``lm_head``
+    sharing the token embedding) is counted.  "state_dict" (default, NPM-K's
+    counting: its code iterates ``model.state_dict()``, which lists the matrix
+    under both names, so the pooled fit holds its values twice and by="tensor"
+    has a row for each name); "once" counts it once, as ``save_pretrained``
+    stores it.  For a file source the alias is known from the config
+    (``tie_word_embeddings: true`` on a causal LM whose files hold no
+    ``lm_head.weight``).
     """
     if by not in BY:
         raise ValueError(f"by must be one of {BY}, got {by!r}")
+    if tied not in TIED:
+        raise ValueError(f"tied must be one of {TIED}, got {tied!r}")
     if subsample is not None and (int(subsample) != subsample or subsample < 1):
         raise ValueError(f"subsample must be a positive integer, got {subsample!r}")
     body_bounds(trim)  # a bad trim fails now, not after reading the whole checkpoint
     ckpt = open_checkpoint(source, revision)
     fam = _resolve_family(ckpt, family)
-    pops = _populations(ckpt, fam, by)
+    pops = _populations(ckpt, fam, by, tied)
 
     owner: dict[str, tuple[_Population, int]] = {}  # tensor -> (population, its offset in it)
     for pop in pops:
@@ -296,12 +308,15 @@ def cli(argv: list[str]) -> int:
                         help="fit this many magnitudes drawn without replacement per row (NPM-K: 10000000); "
                         "default: all values")
     parser.add_argument("--seed", type=int, default=42, help="seed of --subsample (default 42)")
+    parser.add_argument("--tied", choices=TIED, default="state_dict",
+                        help="a tied output head: listed under both names as model.state_dict() does "
+                        "(NPM-K's counting, default) or counted once")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     args = parser.parse_args(argv[1:])
     source = args.source[0] if len(args.source) == 1 else args.source
     try:
         df = measure(source, revision=args.revision, trim=args.trim, by=args.by, family=args.family,
-                     subsample=args.subsample, seed=args.seed, progress=not args.no_progress)
+                     subsample=args.subsample, seed=args.seed, tied=args.tied, progress=not args.no_progress)
     except _ERRORS as exc:
         print(f"npmk measure: error: {exc}", file=sys.stderr)
         return 1
