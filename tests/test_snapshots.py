@@ -7,7 +7,7 @@ import pytest
 
 from npmk.runs import Run, RunConfig
 from npmk.snapshots import snapshot_fits
-from npmk.trajectory import detect_phases
+from npmk.lambda_phases import detect_lambda_phases
 from npmk.weibull import fit
 
 
@@ -40,7 +40,7 @@ def test_class_level_follows_the_known_scale_and_finds_the_peak():
     # half-normal magnitudes: λ = 0.8875 σ for the middle-80% fit (GUIDE §1), RMS = σ
     np.testing.assert_allclose(cls.lam / [run.sigma[s] for s in cls.step], 0.8875, rtol=0.03)
     np.testing.assert_allclose(cls.rms / [run.sigma[s] for s in cls.step], 1.0, rtol=0.03)
-    ph = detect_phases(cls.step.to_numpy(), cls.lam.to_numpy())
+    ph = detect_lambda_phases(cls.step.to_numpy(), cls.lam.to_numpy())
     assert ph.peak_step == 300 and ph.relaxed
     layers = fits[(fits.level == "layer") & (fits.cls == "Transmission")]
     tensors = fits[(fits.level == "tensor") & (fits.cls == "Transmission")]
