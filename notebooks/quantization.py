@@ -29,7 +29,7 @@
 
 # %% tags=["parameters"]
 real = ["all-MiniLM-L6-v2", "all-mpnet-base-v2", "whisper-base"]  # full-precision networks of npmk.realnets
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # lab runs, final snapshot
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]  # lab run specs
 lms = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]  # 4-bit GGUF LMs of npmk.realnets, read with the bias band
 types = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_1", "Q5_0", "Q4_1", "Q4_K", "Q4_0", "MXFP4"]  # GGUF types
 n_values = 524288  # values quantized per network (chunks of 256 drawn uniformly); None: all
@@ -108,9 +108,9 @@ display(fmt.style.hide(axis="index").format({"bits per weight": "{:.4g}"}))
 # %% tags=["remove-cell"]
 sources = [(name, f"real:{name}", None) for name in real]
 for cfg in runs:
-    run = get_run(RunConfig(**cfg), progress=False)
+    run = get_run(RunConfig.from_spec(cfg), progress=False)
     step = run.snapshot_steps[-1]
-    sources.append((f"lab {cfg['arch']}-{cfg['size']}", run.snapshot(step), run.family))
+    sources.append((f"lab {cfg['arch']} ({cfg['preset']})", run.snapshot(step), run.family))
 
 samples, parts, noise = {}, [], []
 for label, src, family in sources:
