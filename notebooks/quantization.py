@@ -169,7 +169,7 @@ display(table.fillna("—"))
 
 # %% [markdown]
 # \* the zeros reach into the 80% body, so the fit is left-censored at zero (see
-# [Exact zeros](#exact-zeros)).
+# {ref}`quant-zeros`).
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Shift of the pooled Weibull shape by GGUF type against its storage cost, one line per network (error bars: two standard errors). The grey band is a quarter of the NPM-K band's width on either side of zero: inside it, a quantized reading can be taken as is.", "name": "fig-quant-dk"}}
 fig, ax = plt.subplots(figsize=(7.0, 4.0))
@@ -212,6 +212,18 @@ ax.legend(handles=handles, fontsize=7, ncol=2, loc="upper left")
 plt.show()
 
 # %% [markdown]
+# The table below, folded away, gives every kind's $\Delta k$ and $\Delta\lambda$ for
+# each network and type.
+
+# %% tags=["remove-input", "hide-output"]
+per_kind = kinds.assign(cell=[f"{r.dk:+.4f} / {100 * r.dlam:+.2f}%" if math.isfinite(r.dk) else "—"
+                              for r in kinds.itertuples()])
+per_kind = per_kind.pivot_table(index=["network", "population"], columns="type", values="cell", aggfunc="first")
+per_kind = per_kind.reindex(columns=types).rename_axis(index=["network", "kind"], columns="Δk / Δλ")
+display(per_kind.fillna("—"))
+
+# %% [markdown]
+# (quant-zeros)=
 # ## Exact zeros
 #
 # A symmetric type writes 0 for every $|w| < d/2$. For `Q4_0`, with
