@@ -32,7 +32,7 @@ real = ["all-MiniLM-L6-v2", "all-mpnet-base-v2", "whisper-base"]  # full-precisi
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]  # lab run specs
 lms = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]  # 4-bit GGUF LMs of npmk.realnets, read with the bias band
 types = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_1", "Q5_0", "Q4_1", "Q4_K", "Q4_0", "MXFP4"]  # GGUF types
-n_values = 524288  # values quantized per network (chunks of 256 drawn uniformly); None: all
+n_values = 262144  # values quantized per network (chunks of 256, stratified by tensor); None: all
 groups = 8  # disjoint chunk groups for the standard errors
 trim = 0.8
 seed = 42
@@ -99,9 +99,9 @@ display(fmt.style.hide(axis="index").format({"bits per weight": "{:.4g}"}))
 # all-mpnet-base-v2 (MPNet, fp32), the speech model Whisper base
 # (encoder–decoder, stored in fp16), and the final snapshots of the book's own
 # lab runs. Each skeleton is cut into chunks of 256 consecutive values, the
-# K-quants' super-block, which every other block size divides; a uniform sample
-# of `n_values` values' worth of chunks (all of them for the small lab models)
-# goes through every type. Both fits use the same chunks, so the shift $\Delta k$
+# K-quants' super-block, which every other block size divides; a sample of
+# `n_values` values' worth of chunks, drawn within each tensor in proportion to
+# its size, goes through every type. Both fits use the same chunks, so the shift $\Delta k$
 # is a paired difference; its standard error comes from
 # {glue:text}`groups` disjoint groups of chunks.
 
@@ -135,8 +135,9 @@ display(noise.style.hide(axis="index").format(
 
 # %% [markdown]
 # The sample's own $k$ differs from the fit of every value by up to
-# {glue:text}`sample_dev:.4f` (table above); that offset is common to both
-# sides of $\Delta k$ and cancels in it. Where a tensor's rows are not a
+# {glue:text}`sample_dev:.4f` (table above): the sample's own noise. That offset
+# is common to both sides of $\Delta k$ and largely cancels in it; what remains
+# is the standard error quoted with every shift. Where a tensor's rows are not a
 # multiple of 256 values (MiniLM's width is 384), a K-quant super-block here
 # spans two rows; llama.cpp would store such a tensor in a fallback type
 # instead (`Q5_0` for `Q4_K`, `Q8_0` for `Q6_K`), so for those tensors the
@@ -346,11 +347,17 @@ plt.show()
 # ## What it shows
 #
 # - At 8 bits and above the shift is invisible at the band's scale: `Q8_0`
-#   moves the pooled $k$ by at most {glue:text}`worst_q8:.4f`.
-# - Of the 4-bit types, `Q4_K` moves $k$ by at most {glue:text}`worst_q4k:.4f`
-#   and `Q4_1` by {glue:text}`worst_q41:.4f`, while `Q4_0` shifts it by up to
-#   {glue:text}`worst_q40:.4f`, through its zeros
-#   ({glue:text}`zero_q40:.1%` of the values on average).
+#   moves the pooled $k$ by at most {glue:text}`worst_q8:.4f`, `Q6_K` by
+#   {glue:text}`worst_q6k:.4f`.
+# - The asymmetric types, which write almost no exact zeros, stay small down to
+#   4 bits: at most {glue:text}`worst_q41:.4f` for `Q4_1` and
+#   {glue:text}`worst_q4k:.4f` for `Q4_K`.
+# - `Q5_0` raises $k$ on every network, by {glue:text}`q50_lo:.4f` to
+#   {glue:text}`q50_hi:.4f`: its zeros stay below the body, but its coarse
+#   steps near zero thin out the lower body. `Q4_0` moves $k$ by up to
+#   {glue:text}`worst_q40:.4f`, in either direction depending on the network,
+#   once its zeros ({glue:text}`zero_q40:.1%` of the values on average) reach
+#   into the body and the fit has to be censored.
 # - The lowest bit width that resolves the band as is, on these networks:
 #   {glue:text}`lowest_asis`; after correction: {glue:text}`lowest_corr`.
 #   Types that do not: {glue:text}`not_resolving`.
@@ -380,6 +387,10 @@ glue("sample_dev", float(noise["sample − all"].abs().max()), display=False)
 glue("tol", WIDTH / 4, display=False)
 for key, t in {"q8": "Q8_0", "q6k": "Q6_K", "q4k": "Q4_K", "q41": "Q4_1", "q40": "Q4_0"}.items():
     glue(f"worst_{key}", worst(t), display=False)
+glue("q50_lo", float(pooled.loc[pooled["type"] == "Q5_0", "dk"].min()) if "Q5_0" in types else math.nan,
+     display=False)
+glue("q50_hi", float(pooled.loc[pooled["type"] == "Q5_0", "dk"].max()) if "Q5_0" in types else math.nan,
+     display=False)
 glue("zero_q40", float(pooled.loc[pooled["type"] == "Q4_0", "zero_frac"].mean()), display=False)
 
 
