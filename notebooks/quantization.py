@@ -172,17 +172,17 @@ display(table.fillna("—"))
 # \* the zeros reach into the 80% body, so the fit is left-censored at zero (see
 # {ref}`quant-zeros`).
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Shift of the pooled Weibull shape by GGUF type against its storage cost, one line per network (error bars: two standard errors). The grey band is a quarter of the NPM-K band's width on either side of zero: inside it, a quantized reading can be taken as is.", "name": "fig-quant-dk"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Shift of the pooled Weibull shape by GGUF type, ordered by storage cost, one colour per network (error bars: two standard errors). The grey band is a quarter of the NPM-K band's width on either side of zero: inside it, a quantized reading can be taken as is.", "name": "fig-quant-dk"}}
 fig, ax = plt.subplots(figsize=(7.0, 4.0))
 ax.axhspan(-WIDTH / 4, WIDTH / 4, color="0.88", zorder=0)
 ax.axhline(0, color="0.5", lw=0.8)
+xpos = {t: i for i, t in enumerate(types)}
 for i, net in enumerate(nets):
     p = pooled[pooled["network"] == net]
-    ax.errorbar(p["bits"] + 0.08 * (i - 1), p["dk"], yerr=2 * p["se_dk"].fillna(0), fmt="o", ms=4,
-                capsize=2, color=f"C{i}", label=net)
-for t in types:
-    ax.annotate(t, (TYPES[t].bits, ax.get_ylim()[1]), rotation=90, fontsize=7, ha="center", va="top", color="0.35")
-ax.set_xlabel("bits per weight")
+    ax.errorbar(p["type"].map(xpos) + 0.12 * (i - (len(nets) - 1) / 2), p["dk"], yerr=2 * p["se_dk"].fillna(0),
+                fmt="o", ms=4, capsize=2, color=f"C{i}", label=net)
+ax.set_xticks(range(len(types)), [f"{t}\n{TYPES[t].bits:.3g}" for t in types], fontsize=8)
+ax.set_xlabel("GGUF type and bits per weight")
 ax.set_ylabel("Δk (pooled skeleton)")
 ax.legend(fontsize=8, loc="lower right")
 plt.show()
@@ -200,7 +200,6 @@ markers = dict(zip(nets, "os^Dv"))
 fig, ax = plt.subplots(figsize=(7.0, 4.2))
 ax.axhspan(-WIDTH / 4, WIDTH / 4, color="0.88", zorder=0)
 ax.axhline(0, color="0.5", lw=0.8)
-xpos = {t: i for i, t in enumerate(types)}
 rng = np.random.default_rng(0)
 for (net, cls), sub in kinds.groupby(["network", "cls"]):
     x = sub["type"].map(xpos) + rng.uniform(-0.25, 0.25, len(sub))
@@ -263,6 +262,7 @@ for F in (lo, hi):
 ax.set_xlabel("ln |w|")
 ax.set_ylabel("ln(−ln(1 − F))")
 ax.set_xlim(np.log(np.quantile(np.abs(first.chunks), 0.005)), None)
+ax.set_ylim(math.log(-math.log1p(-0.005)), None)
 ax.legend(fontsize=8)
 plt.show()
 
