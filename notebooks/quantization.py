@@ -51,9 +51,9 @@ from npmk import ledger, realnets
 from npmk.ledger import number_or_dash
 from npmk.measure import measure
 from npmk.quant_shift import (
+    band_verdict,
     bias_bands,
     corrected_interval,
-    band_verdict,
     resolution,
     sample_chunks,
     shift_table,

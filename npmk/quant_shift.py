@@ -44,8 +44,17 @@ from npmk.checkpoints import open_checkpoint
 from npmk.quantize import TYPES, roundtrip
 from npmk.weibull import FitError, fit
 
-__all__ = ["CHUNK", "ChunkSample", "sample_chunks", "shift_table", "SHIFT_COLUMNS", "bias_bands", "resolution",
-           "corrected_interval", "band_verdict"]
+__all__ = [
+    "CHUNK",
+    "SHIFT_COLUMNS",
+    "ChunkSample",
+    "band_verdict",
+    "bias_bands",
+    "corrected_interval",
+    "resolution",
+    "sample_chunks",
+    "shift_table",
+]
 
 CHUNK = 256
 

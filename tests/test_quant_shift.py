@@ -77,7 +77,12 @@ def test_bad_requests_are_named():
 def test_bias_band_resolution_and_reading():
     import pandas as pd
 
-    from npmk.quant_shift import band_verdict, bias_bands, corrected_interval, resolution
+    from npmk.quant_shift import (
+        band_verdict,
+        bias_bands,
+        corrected_interval,
+        resolution,
+    )
 
     rows = []
     for net, dks in {"a": (0.001, 0.030, 0.050, np.nan), "b": (0.002, 0.036, 0.090, 0.01)}.items():
