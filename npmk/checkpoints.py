@@ -23,6 +23,7 @@ towards this process's resident memory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -97,9 +98,20 @@ class Checkpoint:
                  aliases: Mapping[str, str] | None = None):
         self.label = label
         self.config = config
-        self.aliases = dict(aliases or {})
         self._infos = infos
         self._tensors = tensors  # in-memory sources only
+        #: tied alias -> the listed tensor it shares its values with (see :meth:`alias_infos`)
+        self.aliases: dict[str, str] = dict(aliases or {})
+
+    def alias_infos(self) -> list[TensorInfo]:
+        """One TensorInfo per tied alias, pointing at the values of the tensor it aliases.
+
+        ``model.state_dict()`` lists a tied output head under its own name beside
+        the embedding; :meth:`infos` lists the matrix once, as ``save_pretrained``
+        stores it.  These infos restore the state-dict listing when asked for.
+        """
+        by_name = {i.name: i for i in self._infos}
+        return [dataclasses.replace(by_name[target], name=alias) for alias, target in self.aliases.items()]
 
     def infos(self) -> list[TensorInfo]:
         """Name, shape, dtype of every tensor, in storage order; no data is read."""
@@ -111,7 +123,7 @@ class Checkpoint:
     def tensor(self, info: TensorInfo) -> torch.Tensor:
         """The whole tensor (read from disk for file sources)."""
         if self._tensors is not None:
-            return self._tensors[info.name]
+            return self._tensors[self.aliases.get(info.name, info.name)]
         out = torch.empty(info.shape, dtype=self._torch_dtype(info))
         _read_into(info, out.reshape(-1).view(torch.uint8).numpy(), info.offset)
         return out
@@ -127,7 +139,7 @@ class Checkpoint:
         For files, each piece reuses one buffer: consume it before asking for the next.
         """
         if self._tensors is not None:
-            flat = self._tensors[info.name].detach().reshape(-1)
+            flat = self._tensors[self.aliases.get(info.name, info.name)].detach().reshape(-1)
             for start in range(0, flat.numel(), elems):
                 yield flat[start : start + elems]
             return
@@ -214,32 +226,58 @@ def _from_safetensors(files: Sequence[Path], label: str, config: dict | None) ->
                 raise SourceError(f"tensor {info.name!r} appears in both {seen[info.name]} and {path}")
             seen[info.name] = str(path)
             infos.append(info)
-    return Checkpoint(label, infos, config)
+    return Checkpoint(label, infos, config, aliases=_file_aliases(infos, config))
 
 
 # --- in-memory and PyTorch pickles ---------------------------------------------------------
+
+
+def _split_tied(state: Mapping, label: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    tensors, seen, aliases = {}, {}, {}
+    for name, t in state.items():
+        if not isinstance(t, torch.Tensor):
+            raise SourceError(f"{label}: entry {name!r} is a {type(t).__name__}, not a tensor")
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+        if t.numel() and key in seen:
+            aliases[name] = seen[key]
+            continue
+        seen[key] = name
+        tensors[name] = t
+    return tensors, aliases
 
 
 def drop_tied_aliases(state: Mapping, label: str = "state dict") -> dict[str, torch.Tensor]:
     """The state dict with each tied alias (a tensor viewing the same memory as an earlier
     entry, e.g. a head tied to the embedding) kept once, as ``save_pretrained`` does, so
     no matrix is counted twice. A non-tensor entry is a SourceError naming it."""
-    tensors, seen = {}, set()
-    for name, t in state.items():
-        if not isinstance(t, torch.Tensor):
-            raise SourceError(f"{label}: entry {name!r} is a {type(t).__name__}, not a tensor")
-        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
-        if t.numel() and key in seen:
-            continue
-        seen.add(key)
-        tensors[name] = t
-    return tensors
+    return _split_tied(state, label)[0]
 
 
 def _from_state_dict(state: Mapping, label: str, config: dict | None) -> Checkpoint:
-    tensors = drop_tied_aliases(state, label)
+    tensors, aliases = _split_tied(state, label)
     infos = [TensorInfo(n, tuple(t.shape), _dtype_name(t.dtype)) for n, t in tensors.items()]
-    return Checkpoint(label, infos, config, tensors)
+    return Checkpoint(label, infos, config, tensors, aliases)
+
+
+#: token-embedding names an untied-in-the-file ``lm_head.weight`` aliases, by suffix
+_TOKEN_EMBEDDINGS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "embed_in.weight")
+
+
+def _file_aliases(infos: Sequence[TensorInfo], config: dict | None) -> dict[str, str]:
+    """The head a causal LM with ``tie_word_embeddings: true`` gets when loaded, absent from its files.
+
+    ``save_pretrained`` stores a tied head once, under the embedding's name; the
+    loaded model's ``state_dict()`` lists it again as ``lm_head.weight``.
+    """
+    if not config or config.get("tie_word_embeddings") is not True:
+        return {}
+    if not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in config.get("architectures") or []):
+        return {}
+    names = [i.name for i in infos]
+    if any(n.endswith("lm_head.weight") for n in names):
+        return {}
+    embed = next((n for n in names if n.endswith(_TOKEN_EMBEDDINGS)), None)
+    return {} if embed is None else {"lm_head.weight": embed}
 
 
 def _from_bin(files: Sequence[Path], label: str, config: dict | None) -> Checkpoint:

@@ -42,7 +42,7 @@ def result_key(name: str) -> str:
 
 
 def _cached(name: str, what: str, compute) -> pd.DataFrame:
-    from npmk.runs import write_atomic
+    from npmk._files import write_atomic
 
     path = cache_dir() / "real" / "fits" / name / f"{what}-{result_key(name)}.csv"
     if path.is_file():
