@@ -24,7 +24,7 @@ from npmk.data import cache_dir
 
 __all__ = ["fits", "spectra_of", "result_key"]
 
-_MODULES = ("npmk.checkpoints", "npmk.gguf_checkpoint", "npmk.ctranslate2_checkpoint", "npmk.skeleton",
+_MODULES = ("npmk.tensorfile", "npmk.checkpoints", "npmk.gguf_checkpoint", "npmk.ctranslate2_checkpoint", "npmk.skeleton",
             "npmk.counts", "npmk.weibull", "npmk.measure", "npmk.spectra")
 
 
