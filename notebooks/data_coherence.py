@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 from myst_nb import glue
 
 import npmk.style
-from npmk import dynamics
+from npmk import dynamics_data
 from npmk.corpus import stdlib_files
 from npmk.data import cache_dir, load_or_note_missing
 from npmk.ledger import verdict
@@ -71,9 +71,9 @@ PAPER_PEAKS = {  # §7 table: configuration -> (data, published peak λ)
     "real Pythia-70M (published)": ("Pile, multi-domain", 0.035),
 }
 SOURCES = {  # which shipped trajectory holds each row; the 118M-token run is not shipped
-    "self-trained, wikitext-103 8M tokens × 31 epochs": (dynamics.load_trajectory, "baseline", "lam"),
-    "real Pythia-70M continued on wikitext-103": (dynamics.load_trajectory, "continue", "lam"),
-    "real Pythia-70M (published)": (dynamics.load_real_closure, None, "lam_obs"),
+    "self-trained, wikitext-103 8M tokens × 31 epochs": (dynamics_data.load_trajectory, "baseline", "lam"),
+    "real Pythia-70M continued on wikitext-103": (dynamics_data.load_trajectory, "continue", "lam"),
+    "real Pythia-70M (published)": (dynamics_data.load_real_closure, None, "lam_obs"),
 }
 rows = []
 for name, (data_desc, paper) in PAPER_PEAKS.items():

@@ -184,5 +184,7 @@ glue("n_in_band", int(measured["in_band"].sum()), display=False)
 pythia1b = measured[measured["model"] == "Pythia-1B"]
 k1b = float(pythia1b["k"].iloc[0]) if len(pythia1b) else math.nan
 glue("k_pythia1b", number_or_dash(k1b), display=False)
-glue("k_pythia1b_verdict", verdict(k1b, 1.1808, tol=1e-4) if paper_models
+# tolerance = the spread of a 10M-value subsample fit (SD(k) ≈ 1.45/√1e7 ≈ 4.6e-4, see the
+# measuring-stick chapter), since NPM-K's random draw of the 10M values cannot be repeated exactly
+glue("k_pythia1b_verdict", verdict(k1b, 1.1808, tol=5e-4) if paper_models
      else "not measured (needs the Hub: `full` profile)", display=False)

@@ -52,7 +52,7 @@ from IPython.display import display
 from myst_nb import glue
 
 import npmk.style
-from npmk import dynamics
+from npmk import dynamics_data
 from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
@@ -175,6 +175,7 @@ for r in eq.itertuples():
     glue(f"tp_{r.arch}_overshoot", float(c.peak_lam / c.end_lam), display=False)
     glue(f"tp_{r.arch}_relaxed", "yes" if c.relaxed else "no", display=False)
     glue(f"tp_{r.arch}_floor_reached", "yes" if c.floor_reached else "no", display=False)
+    # ±0.15 is the book's own tolerance: the paper states the balance without one
     glue(f"tp_{r.arch}_balance_verdict",
          verdict(r.ratio_last_10pct, 1.0, tol=0.15) if r.floor_reached
          else f"not testable (no floor reached; T/τ = {r.T_over_tau:.2f})", display=False)
@@ -283,18 +284,18 @@ pd.DataFrame(slopes).T.rename(columns={"peak": "d ln λ_peak / d ln x", "end": "
 # The companion repository ships the aggregate Transmission λ of its
 # self-trained runs (Pythia-style baseline, two more seeds, LLaMA-style, the
 # η = 3e-4 and 3e-3 sweep, three "relax" runs, the Pile→wikitext continuation)
-# and of the real Pythia-70M checkpoints (loaded with {mod}`npmk.dynamics`).
+# and of the real Pythia-70M checkpoints (loaded with {mod}`npmk.dynamics_data`).
 # The shipped files do not state the relax runs' weight decay.
 
 
 # %%
 pub = {}
 if published:
-    for name in dynamics.TRAJECTORIES:
-        d = load_or_note_missing(dynamics.load_trajectory, name)
+    for name in dynamics_data.TRAJECTORIES:
+        d = load_or_note_missing(dynamics_data.load_trajectory, name)
         if d is not None:
             pub[name] = d[["step", "lam"]]
-    real = load_or_note_missing(dynamics.load_real_closure)
+    real = load_or_note_missing(dynamics_data.load_real_closure)
     if real is not None:
         pub["real_pythia_70m"] = real.rename(columns={"lam_obs": "lam"})[["step", "lam"]]
 pub_traj = pd.concat([d.assign(run=n) for n, d in pub.items()], ignore_index=True) if pub else pd.DataFrame()
@@ -339,13 +340,15 @@ if "real_pythia_70m" in pub:
 per_layer = {}
 if published:
     for name in ("baseline", "llama"):
-        d = load_or_note_missing(dynamics.load_per_layer, name)
+        d = load_or_note_missing(dynamics_data.load_per_layer, name)
         if d is not None:
             last = d[d.step == d.step.max()]
             rho = stats.spearmanr(last.block, last.lam).statistic
             per_layer[name] = rho
             glue(f"tp_pub_depth_rho_{name}", float(rho), display=False)
-            glue(f"tp_pub_depth_verdict_{name}", verdict(float(rho), (0.8, 1.0)), display=False)
+            # the paper's claim is only the sign: deeper blocks larger
+            glue(f"tp_pub_depth_verdict_{name}", "reproduced" if rho > 0 else f"miss (ρ = {rho:.2f}, not positive)",
+                 display=False)
     display(pd.Series(per_layer, name="Spearman(block, final λ)"))
 
 # %% [markdown]
@@ -368,4 +371,4 @@ if published:
 # | peak λ vs η exponent, paper's sweep | steeper than floor (> 0.5) | {glue:text}`tp_pub_lr_peak_slope:.3f` | {glue:text}`tp_pub_lr_verdict` |
 # | deeper layers larger terminal λ (Spearman), paper's Pythia-style | yes | {glue:text}`tp_pub_depth_rho_baseline:.2f` | {glue:text}`tp_pub_depth_verdict_baseline` |
 # | own runs: peak λ exponent in η steeper than end λ | yes | {glue:text}`tp_sweep_lr_peak_slope:.2f` vs {glue:text}`tp_sweep_lr_end_slope:.2f` | {glue:text}`tp_sweep_lr_verdict` |
-# | own Pythia-style run: (−A + I)/D over the last 10% | 1 at equilibrium | {glue:text}`tp_pythia_ratio_end:.3f` | {glue:text}`tp_pythia_balance_verdict` |
+# | own Pythia-style run: (−A + I)/D over the last 10% | 1 at equilibrium (±0.15: the book's tolerance) | {glue:text}`tp_pythia_ratio_end:.3f` | {glue:text}`tp_pythia_balance_verdict` |
