@@ -262,7 +262,7 @@ else:
 # The training lab logs an in-context copying probe whose accuracy jumps when
 # induction heads form — a textbook emergent capability on a scale we can
 # recompute. On the stdlib alone our CPU-sized runs never reach it (the lab's
-# notes in {mod}`npmk.runconfig` give the tuning record), so these runs train the small
+# notes in {doc}`/book/lab` give the tuning record), so these runs train the small
 # model on the copying task itself: windows of random ids from a 64-token
 # alphabet, tiled with a random period, at η = 1e-3 (at the default 3e-3 the
 # jump does not come). Their validation loss is measured on stdlib text the

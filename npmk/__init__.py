@@ -19,6 +19,7 @@ The instrument
     realfits      fits and spectra of the registered networks, cached on disk
     measure       the engine behind ``npmk.measure`` and the ``npmk measure`` command
     spectra       spectral statistics of matrices and their drift between checkpoints
+    sweep         ``npmk sweep``: fits over a grid of checkpoints on a Dask cluster
 The lab
     models        the Pythia-style and LLaMA-style models the lab trains
     zoo           randomly initialised models of every supported family
@@ -34,6 +35,7 @@ One analysis module per paper
     emergence     002  change points and lead–lag of statistics against capabilities
     capabilities  002  capability curves (published Pythia evaluations, the lab's probes)
     dynamics      003  force budget, closed loop, RMS/λ bridge, k-lock
+    dynamics_data 003  readers of the paper's shipped files
     lambda_phases 003  the rise/peak/relax/floor phases of λ(step) and the AdamW equilibrium
     spline        003  the alignment force recovered from sparse snapshots
 The book machinery
