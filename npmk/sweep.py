@@ -11,7 +11,8 @@ row whose ``error`` holds the message (empty string when the task succeeded).
 
 :func:`sweep` sends the tasks to Dask distributed (an in-process
 ``LocalCluster`` with one single-threaded worker process per core by default,
-or an existing scheduler) and, in the client, writes each finished task's rows
+or an existing scheduler; Dask starts workers with ``OMP_NUM_THREADS=1``, so each
+task counts on one thread and the cores are shared out by the workers) and, in the client, writes each finished task's rows
 atomically (temporary file, then rename) to ``OUT/part-<task key>.parquet``, so
 ``pandas.read_parquet(OUT)`` reads the dataset and a killed client loses only
 the tasks in flight. A rerun skips tasks whose file holds no error and tries
