@@ -236,7 +236,7 @@ if real is not None:
     glue("real_anchor_early", "within" if early else "outside", display=False)
     for check, key in (("three phases", "order"), ("anchor early", "early")):
         for method in ("shuffle", "walk"):
-            glue(f"null_{key}_{method}_pct", 100 * rate.loc[(check, method)], display=False)
+            glue(f"null_{key}_{method}_pct", float(100 * rate.loc[(check, method)]), display=False)
     order_null = f"{100 * rate.loc[('three phases', 'walk')]:.0f}% of random walks also pass"
     early_null = f"{100 * rate.loc[('anchor early', 'walk')]:.0f}% of random walks also pass"
     glue("real_order_verdict", ("reproduced" if found else "miss (not all three phases found)") + f"; {order_null}",

@@ -346,6 +346,8 @@ axes[1].set_xlabel("optimizer step")
 axes[1].set_ylabel("RMS/λ (median over matrices)")
 axes[1].legend(fontsize=7)
 plt.show()
+
+# %% tags=["remove-input"]
 klock_own = pd.DataFrame(rows).set_index("run")
 display(klock_own.round(4))
 glue_num("own_klock_min", klock_own["k_lock"].min(), (1.186, 1.204))
@@ -390,6 +392,8 @@ for ax, (spec, (run, per_tensor, pooled)) in zip(axes[0], own.items()):
     ax.set_ylabel("λ, Transmission class")
 axes[0, 0].legend(fontsize=8)
 plt.show()
+
+# %% tags=["remove-input"]
 loops_own = pd.DataFrame(loop_rows).set_index("run")
 display(loops_own.round(4))
 glue_num("own_logrmse_max", loops_own["logRMSE"].max())
