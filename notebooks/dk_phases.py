@@ -46,7 +46,8 @@
 # the same step size) tells how often noise alone would pass.
 
 # %% tags=["parameters"]
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+# run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 real_pythia = True  # the dynamics paper's Pythia-70M k by step (registry file)
 hub_series = {}  # full: {hub_id: [revision, ...]} measured with npmk.measure
 max_snapshots = 24  # checkpoints per self-trained run, log-spaced subset of its snapshots
@@ -60,7 +61,6 @@ import math
 import re
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 from myst_nb import glue
@@ -80,13 +80,11 @@ REAL = "real Pythia-70M, Transmission class (derived data)"
 # %% tags=["remove-input"]
 curves = {}  # name -> DataFrame(step, k)
 for cfg in runs:
-    run = get_run(RunConfig(**cfg))
-    name = f"lab {cfg['arch']}-{cfg['size']}"
+    run = get_run(RunConfig.from_spec(cfg))
+    name = f"lab {run.config.arch}-{run.config.size}"
     rows = []
     # step 0 has no place on a log axis; the rest thinned evenly in log(step)
-    positive = [s for s in run.snapshot_steps if s > 0]
-    keep = np.unique(np.round(np.geomspace(1, len(positive), min(max_snapshots, len(positive)))).astype(int) - 1)
-    for step in [positive[i] for i in keep]:
+    for step in run.thinned_steps(max_snapshots, keep_zero=False):
         t = measure(run.snapshot(step), by="kind", family=run.family, progress=False)
         pooled = measure(run.snapshot(step), by="pooled", family=run.family, progress=False)
         rows.append({"step": step, "k": float(pooled["k"].iloc[0]),

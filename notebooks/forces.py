@@ -33,8 +33,9 @@
 # exactly its "steps ≤ 5,000" once the warmup ramp is left out.
 
 # %% tags=["parameters"]
-size = "small"  # training-lab size of the own runs: tiny | small | pythia-70m
-runs = ["pythia:0", "pythia:1", "llama:0"]  # arch:seed of the own runs
+# the own runs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "pythia", "seed": 1},
+        {"preset": "base", "arch": "llama", "seed": 0}]
 end_frac = 0.25  # rise phase ends at this fraction of training
 
 # %%
@@ -157,11 +158,10 @@ if published is not None:
 # %%
 own = {}
 for spec in runs:
-    arch, seed = spec.split(":")
-    run = get_run(RunConfig(arch=arch, size=size, seed=int(seed)), progress=False)
-    own[spec] = run
+    run = get_run(RunConfig.from_spec(spec), progress=False)
+    own[f"{run.config.arch}:{run.config.seed}"] = run
 cfg0 = next(iter(own.values())).config.resolved()
-display(Markdown(f"Own runs: size `{size}`, {cfg0.steps} steps, η = {cfg0.lr:g}, λ_wd = {cfg0.wd:g}, "
+display(Markdown(f"Own runs: size `{cfg0.size}`, {cfg0.steps} steps, η = {cfg0.lr:g}, λ_wd = {cfg0.wd:g}, "
                  f"warmup {cfg0.warmup}; rise phase = steps {cfg0.warmup} < t ≤ {end_frac * cfg0.steps:g}."))
 
 

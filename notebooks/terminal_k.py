@@ -33,7 +33,8 @@
 #   safetensors file).
 
 # %% tags=["parameters"]
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+# run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 include_minilm = True  # measure the all-MiniLM-L6-v2 wheel
 models = []  # extra sources: hub ids, local dirs or .safetensors files
 revisions = {}  # source -> revision, for hub ids in `models`
@@ -106,9 +107,9 @@ if include_minilm:
 
 run_objs = {}
 for cfg in runs:
-    run = get_run(RunConfig(**cfg))
+    run = get_run(RunConfig.from_spec(cfg))
     step = run.snapshot_steps[-1]
-    label = f"lab {cfg['arch']}-{cfg['size']} @ {step}"
+    label = f"lab {run.config.arch}-{run.config.size} @ {step}"
     run_objs[label] = run
     add(label, run.snapshot(step), "offline: self-trained", f"{run.family}, CPU run, {step} steps",
         family=run.family)

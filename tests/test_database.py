@@ -95,7 +95,7 @@ def test_attention_labels(db):
 
 
 def _toy_db(rows):
-    cols = {f"k_median_{k}": math.nan for k in D.KINDS}
+    cols = {f"k_median_{k}": math.nan for k in D.DB_KINDS}
     return pd.DataFrame([{**cols, **r} for r in rows]).set_index("entry_id")
 
 
