@@ -51,12 +51,10 @@ from myst_nb import glue
 import npmk
 import npmk.style
 from npmk import weibull
-from npmk.ledger import verdict
+from npmk import ledger
 
 npmk.style.use()
 rng = np.random.default_rng(seed)
-K0_PAPER, LAM0_PAPER = 1.2054, 0.8875  # Ding (2026), two-parameter framework, Sec. 2
-NPM_HIST_PAPER = {1.0: 1.2069, 0.02: 1.2053}  # npm-weibull-py on half-normal (GUIDE §1)
 
 # %% [markdown]
 # ## 1. The half-normal anchor
@@ -72,7 +70,8 @@ k0, lam0 = weibull.halfnormal_anchor(trim=0.8)
 z = np.abs(rng.standard_normal(n_mc))  # sigma = 1
 mc = weibull.fit(z, trim=0.8)
 anchor = pd.DataFrame(
-    {"k": [k0, mc.k, K0_PAPER], "λ / σ": [lam0, mc.lam, LAM0_PAPER]},
+    {"k": [k0, mc.k, ledger.claim("halfnormal_k0").value],
+     "λ / σ": [lam0, mc.lam, ledger.claim("halfnormal_lam0").value]},
     index=["quadrature (continuum)", f"Monte Carlo, n = {n_mc:,}", "paper"],
 )
 glue("k0", float(k0), display=False)
@@ -80,14 +79,14 @@ glue("lam0", float(lam0), display=False)
 glue("k_mc", float(mc.k), display=False)
 glue("lam_mc", float(mc.lam), display=False)
 glue("n_mc", f"{n_mc:,}", display=False)
-glue("k0_verdict", verdict(round(k0, 4), K0_PAPER, tol=5e-5), display=False)
-glue("lam0_verdict", verdict(round(lam0, 4), LAM0_PAPER, tol=5e-5), display=False)
+ledger.check("halfnormal_k0", float(k0))
+ledger.check("halfnormal_lam0", float(lam0))
 anchor.style.format("{:.5f}")
 
 # %% [markdown]
 # Quadrature gives $k_0 =$ {glue:text}`k0:.5f` and $\lambda_0 =$
 # {glue:text}`lam0:.5f`$\,\sigma$; rounded to four places these are the paper's
-# 1.2054 and 0.8875 ({glue:text}`k0_verdict`, {glue:text}`lam0_verdict`). One
+# {glue:text}`ledger.halfnormal_k0.published` and {glue:text}`ledger.halfnormal_lam0.published` ({glue:text}`ledger.halfnormal_k0.verdict`, {glue:text}`ledger.halfnormal_lam0.verdict`). One
 # sample of {glue:text}`n_mc` draws gives $k =$ {glue:text}`k_mc:.5f`.
 #
 # How fast do sample fits approach the continuum value? Below, each size is
@@ -193,10 +192,8 @@ glue("n_mle", f"{n_mle:,}", display=False)
 hist_limit = {s: k0 + b for s, b in bias.items()}
 glue("hist_limit_s1", hist_limit[1.0], display=False)
 glue("hist_limit_s002", hist_limit[0.02], display=False)
-glue("hist_s1_verdict", verdict(round(hist_limit[1.0], 4), NPM_HIST_PAPER[1.0], tol=2e-4),
-     display=False)
-glue("hist_s002_verdict", verdict(round(hist_limit[0.02], 4), NPM_HIST_PAPER[0.02], tol=2e-4),
-     display=False)
+ledger.check("npmhist_sigma1", float(hist_limit[1.0]), fmt=".4f")
+ledger.check("npmhist_sigma002", float(hist_limit[0.02]), fmt=".4f")
 estimators.style.format({"σ": "{:g}", "k": "{:.5f}", "λ / σ": "{:.5f}"}).hide(axis="index")
 
 # %%
@@ -222,8 +219,8 @@ plt.show()
 # difference is taken on identical draws, their sampling noise cancels, and
 # anchor plus bias predicts the estimator's large-sample value:
 # {glue:text}`hist_limit_s1:.4f` at $\sigma = 1$ and {glue:text}`hist_limit_s002:.4f`
-# at $\sigma = 0.02$, against the 1.2069 and 1.2053 measured for npm-weibull-py 0.4.0
-# on half-normal data ({glue:text}`hist_s1_verdict`, {glue:text}`hist_s002_verdict`). That is as large as the cross-family spread the papers
+# at $\sigma = 0.02$, against the {glue:text}`ledger.npmhist_sigma1.published` and {glue:text}`ledger.npmhist_sigma002.published` measured for npm-weibull-py 0.4.0
+# on half-normal data ({glue:text}`ledger.npmhist_sigma1.verdict`, {glue:text}`ledger.npmhist_sigma002.verdict`). That is as large as the cross-family spread the papers
 # report for the Transmission class, so this book always fits the sorted sample.
 # Maximum likelihood on all values answers a different question (the whole
 # distribution, tails included) and gives {glue:text}`k_mle:.4f` on the first
