@@ -302,7 +302,7 @@ if pub is not None:
 # {glue:text}`pub_self_bridge_pct_llama:.2f`%: the larger part is the
 # **{glue:text}`pub_self_dominant`**, not the bridge the paper names.  Its source is the
 # logs themselves: the logged net force over-predicts the logged change of ‖W‖²,
-# with a median ratio of {glue:text}`pub_excess_median_lo:.2f`–{glue:text}`pub_excess_median_hi:.2f`
+# with a median ratio of {glue:text}`pub_excess_median_lo:.3f`–{glue:text}`pub_excess_median_hi:.3f`
 # per interval and {glue:text}`pub_excess_cum_lo:.2f`–{glue:text}`pub_excess_cum_hi:.2f` over the
 # whole run; near the peak of ‖W‖, where the logged change is small, single
 # intervals range from {glue:text}`pub_excess_min:.1f` to {glue:text}`pub_excess_max:.1f`.
