@@ -38,7 +38,7 @@ runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arc
         {"preset": "base", "arch": "llama", "seed": 0}]
 end_frac = 0.25  # rise phase ends at this fraction of training
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -72,11 +72,11 @@ def glue_num(key, value, claim=None, **check):
 # `baseline_force.jsonl`.  All forces are totals over the Transmission class
 # (W_o and the FFN matrices) per step.
 
-# %%
+# %% tags=["remove-input"]
 published = load_or_note_missing(dynamics_data.published_forces,
                                  ["baseline", "seed1", "seed2", "seed3", "seed4", "llama", "llama_qk"])
 
-# %%
+# %% tags=["hide-input"]
 if published is not None:
     tr = published[published["group"] == "class:Transmission"]
     seeds = dy.rise_share_summary(tr[tr["run"].isin(["seed1", "seed2", "seed3", "seed4"])], W, T)
@@ -110,7 +110,7 @@ if published is not None:
 # beside the log's Transmission RMS and beside the fitted λ of the same steps
 # (`lambda_trajectory_pythia2.json`, interpolated where a step was not fitted).
 
-# %%
+# %% tags=["hide-input"]
 if published is not None:
     ours = dy.force_table(published[published["run"] == "baseline"])
     paper = pd.DataFrame.from_dict(dynamics_data.PAPER_FORCE_TABLE, orient="index",
@@ -139,7 +139,7 @@ if published is not None:
 # published `revision/bsel` log carries it beside the Transmission forces.  Its
 # rise-phase alignment share:
 
-# %%
+# %% tags=["hide-input"]
 if published is not None:
     qk = published[published["run"] == "llama_qk"]
     qk_rise = dy.rise_share_summary(qk, W, T, by="group")
@@ -155,7 +155,7 @@ if published is not None:
 # and $h_2 = 2\eta^2\lambda\langle W,\hat u\rangle$ (runs are trained once and
 # shared between chapters).
 
-# %%
+# %% tags=["remove-input"]
 own = {}
 for spec in runs:
     run = get_run(RunConfig.from_spec(spec), progress=False)
@@ -172,7 +172,7 @@ def class_forces(run, cls):
 
 budget = pd.concat([dy.with_shares(class_forces(r, "Transmission")) for r in own.values()], ignore_index=True)
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Transmission-class force budget of the book's own runs. Top: the three forces in ‖W‖² units per step, alignment and decay with the sign they enter Δ‖W‖². Bottom: their shares of the absolute budget |A| + I + D; shaded: the rise phase.", "name": "fig-forces-own-budget"}}
 fig, axes = plt.subplots(2, len(own), figsize=(4.2 * len(own), 6.4), sharex=True, squeeze=False)
 for j, (spec, part) in enumerate(budget.groupby("run", sort=False)):
     ax = axes[0, j]
@@ -191,15 +191,13 @@ for j, (spec, part) in enumerate(budget.groupby("run", sort=False)):
     ax.set_ylabel("share of |A| + I + D (%)")
 axes[0, 0].legend(fontsize=8)
 axes[1, 0].legend(fontsize=8, loc="lower left")
-fig.suptitle("Transmission-class force budget, own runs")
 plt.show()
 
 # %% [markdown]
-# Top: the three forces in ‖W‖² units per step (alignment and decay with the sign
-# they enter Δ‖W‖²).  Bottom: their shares of the absolute budget; the shaded
-# band is the rise phase.
+# {numref}`fig-forces-own-budget` shows the budget step by step; the rise-phase
+# shares per run:
 
-# %%
+# %% tags=["hide-input"]
 own_rise = dy.rise_share_summary(budget, cfg0.warmup, cfg0.steps, by="run")
 for col in ["share_min", "share_median", "share_max"]:
     own_rise[col] = 100 * own_rise[col]
@@ -220,23 +218,24 @@ if not llama_rows.empty:
 #
 # ## The two dropped terms
 
-# %%
+# %% tags=["remove-input"]
 ho = pd.concat([dy.higher_order_share(part).assign(run=spec) for spec, part in budget.groupby("run", sort=False)])
 ho_max = 100 * ho[["h1_share", "h2_share"]].max().max()
 glue_num("own_higher_order_max_pct", ho_max, "own_higher_order")
+
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "The two terms dropped from the force budget, h1 = η²λ²‖W‖² (solid) and |h2| = |2η²λ⟨W,û⟩| (dashed), as a share of |A| + I + D, for each own run.", "name": "fig-forces-higher-order"}}
 fig, ax = plt.subplots()
 for spec, part in ho.groupby("run", sort=False):
     ax.semilogy(part["step"], 100 * part["h1_share"], label=f"{spec} h1 = η²λ²‖W‖²")
     ax.semilogy(part["step"], 100 * part["h2_share"], ls="--", label=f"{spec} |h2| = |2η²λ⟨W,û⟩|")
 ax.set_xlabel("optimizer step")
 ax.set_ylabel("share of |A| + I + D (%)")
-ax.set_title("Higher-order terms dropped from the budget")
 ax.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
-# Both dropped terms stay below {glue:text}`own_higher_order_max_pct:.3f`% of the
-# absolute budget at every step of every own run: they are of order η·λ_wd
+# Both dropped terms ({numref}`fig-forces-higher-order`) stay below
+# {glue:text}`own_higher_order_max_pct:.3f`% of the absolute budget at every step of every own run: they are of order η·λ_wd
 # relative to D and A, as the paper argues.
 #
 # ## Selection class (Q/K) in RMS units
@@ -245,7 +244,7 @@ plt.show()
 # rather than λ units.  A force X changes the class RMS by X/(2·N·RMS) per step
 # (N elements); below, the Selection budget of the own runs in those units.
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Selection-class (Q/K) budget of the own runs in RMS units. Left: −A (solid), I (dotted) and −D (dashed) as changes of the class RMS per step. Right: the class RMS.", "name": "fig-forces-selection"}}
 sel = []
 for spec, run in own.items():
     f = class_forces(run, "Selection")
@@ -261,13 +260,13 @@ for spec, part in sel.groupby("run", sort=False):
 axes[0].axhline(0, color="k", lw=0.6)
 axes[0].set_xlabel("optimizer step")
 axes[0].set_ylabel("d RMS per step (weight units)")
-axes[0].set_title("Selection-class forces")
 axes[0].legend(fontsize=7)
 axes[1].set_xlabel("optimizer step")
 axes[1].set_ylabel("Selection RMS")
-axes[1].set_title("Selection-class RMS")
 axes[1].legend(fontsize=8)
 plt.show()
+
+# %% tags=["remove-input"]
 sel_rise = dy.rise_share_summary(sel, cfg0.warmup, cfg0.steps, by="run")
 display((sel_rise.set_index("run")[["share_min", "share_median", "share_max"]] * 100).round(2))
 glue_num("own_sel_share_median", 100 * sel_rise["share_median"].median(), "own_selection_share")
@@ -275,7 +274,21 @@ sel_end = sel[sel["step"] == sel["step"].max()]
 glue_num("own_sel_end_align_over_decay", float((sel_end["align"].abs() / sel_end["decay"]).median()))
 
 # %% [markdown]
-# In the rise phase alignment holds a median {glue:text}`own_sel_share_median:.1f`% of the
-# Selection budget (published LLaMA Q/K log: {glue:text}`pub_sel_share_median:.1f`%), and at
+# In the rise phase ({numref}`fig-forces-selection`) alignment holds a median
+# {glue:text}`own_sel_share_median:.1f`% of the Selection budget (published LLaMA Q/K log: {glue:text}`pub_sel_share_median:.1f`%), and at
 # the last step |A|/D = {glue:text}`own_sel_end_align_over_decay:.2f` — the same drift
 # toward alignment–decay balance as in the Transmission class.
+#
+# ## What it shows
+#
+# - The paper's rise-phase alignment shares recompute from its shipped logs:
+#   {glue:text}`pub_seed_share_min:.2f`–{glue:text}`pub_seed_share_max:.2f`% over four
+#   Pythia-style seeds, {glue:text}`pub_llama_share_min:.2f`–{glue:text}`pub_llama_share_max:.2f`%
+#   for the LLaMA-style run.
+# - The force table's second column is the RMS of the log (every value equal at the
+#   printed three decimals), not λ, which lies {glue:text}`pub_table_lam_below_rms_pct:.1f`% lower.
+# - On the book's own runs alignment holds a median
+#   {glue:text}`own_rise_share_pythia_min:.1f`–{glue:text}`own_rise_share_pythia_max:.1f`% of the
+#   rise-phase budget (Pythia-style seeds; verdict {glue:text}`ledger.own_rise_share_pythia_min.verdict`),
+#   and the dropped second-order terms stay below
+#   {glue:text}`own_higher_order_max_pct:.3f`% of the budget.
