@@ -41,7 +41,7 @@ subsample = None  # measure at most this many weights per population (None: all)
 seed = 42
 tied_zoo_size = "small"  # npmk.zoo size of the tied-head example
 
-# %%
+# %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -65,7 +65,7 @@ rng = np.random.default_rng(seed)
 # intercept become integrals over $F$. Evaluating those integrals numerically
 # gives the anchor without any sampling noise.
 
-# %%
+# %% tags=["hide-input"]
 k0, lam0 = weibull.halfnormal_anchor(trim=0.8)
 z = np.abs(rng.standard_normal(n_mc))  # sigma = 1
 mc = weibull.fit(z, trim=0.8)
@@ -92,7 +92,7 @@ anchor.style.format("{:.5f}")
 # How fast do sample fits approach the continuum value? Below, each size is
 # drawn {glue:text}`mc_repeats` times.
 
-# %%
+# %% tags=["remove-input"]
 rows = []
 for n in mc_sizes:
     for r in range(mc_repeats):
@@ -109,6 +109,7 @@ glue("c_k", c_k, display=False)
 glue("k_sd_1e5", float(c_k / np.sqrt(1e5)), display=False)
 glue("n_third_decimal", f"{(c_k / 5e-4) ** 2:,.0f}", display=False)
 
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Sample fits of half-normal draws converge to the quadrature anchor: each point one sample fit, red the mean ± SD over repeats at each sample size.", "name": "fig-ms-convergence"}}
 fig, ax = plt.subplots()
 ax.axhline(k0, color="black", lw=1, label=f"quadrature $k_0$ = {k0:.4f}")
 ax.scatter(conv["n"], conv["k"], s=12, alpha=0.5, label="one sample fit")
@@ -117,12 +118,11 @@ ax.errorbar(spread.index, spread["mean"], yerr=spread["std"], fmt="o-", color="C
 ax.set_xscale("log")
 ax.set_xlabel("sample size n (half-normal draws)")
 ax.set_ylabel("fitted shape k (middle 80 %)")
-ax.set_title("Sample fits converge to the quadrature anchor")
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# The scatter shrinks like $n^{-1/2}$: at $n =$ {glue:text}`n_largest` the
+# The scatter shrinks like $n^{-1/2}$ ({numref}`fig-ms-convergence`): at $n =$ {glue:text}`n_largest` the
 # standard deviation over repeats is {glue:text}`k_sd_largest:.1e`, and over all
 # sizes $\mathrm{SD}(k) \approx c_k/\sqrt{n}$ with $c_k \approx$ {glue:text}`c_k:.2f`.
 # A single matrix of $10^5$ weights therefore fixes $k$ only to about
@@ -137,7 +137,7 @@ plt.show()
 # tails in. For a half-normal the tails are lighter than a Weibull's with the same
 # body, so $k$ moves with the trim even though nothing about the weights changed.
 
-# %%
+# %% tags=["hide-input"]
 trim_rows = []
 for t in trims:
     kq, lq = weibull.halfnormal_anchor(trim=t)
@@ -166,7 +166,7 @@ trim_table.style.format("{:.5f}").format_index("{:.0%}")
 # OLS and MLE are scale-equivariant, so their $k$ cannot depend on $\sigma$; a
 # histogram on a fixed grid can.
 
-# %%
+# %% tags=["hide-input"]
 est_rows = []
 for sigma in (1.0, 0.02):
     x = sigma * z
@@ -196,7 +196,7 @@ ledger.check("npmhist_sigma1", float(hist_limit[1.0]), fmt=".4f")
 ledger.check("npmhist_sigma002", float(hist_limit[0.02]), fmt=".4f")
 estimators.style.format({"σ": "{:g}", "k": "{:.5f}", "λ / σ": "{:.5f}"}).hide(axis="index")
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Fitted k of three estimators on the same half-normal draws at σ = 1 and σ = 0.02; dashed: the quadrature anchor. Only the histogram estimator depends on σ.", "name": "fig-ms-estimators"}}
 fig, ax = plt.subplots()
 order = ["sample OLS (this book)", "MLE, all values", "npm-weibull-py histogram"]
 for i, sigma in enumerate((1.0, 0.02)):
@@ -206,12 +206,11 @@ for i, sigma in enumerate((1.0, 0.02)):
 ax.axvline(k0, color="black", lw=1, ls="--", label="quadrature $k_0$")
 ax.set_yticks(range(len(order)), order)
 ax.set_xlabel("fitted shape k on the same half-normal draws")
-ax.set_title("Estimators disagree; only the histogram depends on σ")
 ax.legend(loc="lower right")
 plt.show()
 
 # %% [markdown]
-# The histogram estimator returns {glue:text}`k_hist_s1:.4f` at $\sigma = 1$ and
+# The histogram estimator ({numref}`fig-ms-estimators`) returns {glue:text}`k_hist_s1:.4f` at $\sigma = 1$ and
 # {glue:text}`k_hist_s002:.4f` at $\sigma = 0.02$. Relative to the sample fit on
 # the very same numbers its bias is {glue:text}`hist_bias_s1:+.4f` and
 # {glue:text}`hist_bias_s002:+.4f`: a binning artefact of order $10^{-3}$ that
@@ -232,7 +231,7 @@ plt.show()
 # (6 BERT layers, 22.7 M parameters, every `*.weight` matrix with ≥ 2 dimensions)
 # and fits it pooled and per component kind with {func}`npmk.measure`.
 
-# %%
+# %% tags=["hide-input"]
 import os
 
 if model == "minilm":
@@ -271,7 +270,7 @@ per_kind[["name", "cls", "k", "lam", "r2", "n", "rms", "q99_q50"]].style.format(
     {"k": "{:.4f}", "lam": "{:.5f}", "r2": "{:.5f}", "n": "{:,}", "rms": "{:.5f}", "q99_q50": "{:.3f}"}
 ).hide(axis="index")
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Weibull shape k per component kind of the measured model, coloured by class; dashed: the half-normal anchor; red: the pooled skeleton.", "name": "fig-ms-kinds"}}
 from npmk.style import CLASS_COLORS
 
 fig, ax = plt.subplots()
@@ -282,7 +281,6 @@ ax.axvline(float(pooled["k"].iloc[0]), color="C3", lw=1.5, label="pooled skeleto
 ax.set_xlim(min(0.9, kinds["k"].min() - 0.05), max(1.3, kinds["k"].max() + 0.05))
 ax.set_xlabel("Weibull shape k (middle 80 %)")
 ax.set_ylabel("component kind")
-ax.set_title(f"{model_label.split(' (')[0]}: k per component kind")
 handles = [plt.Rectangle((0, 0), 1, 1, color=v) for v in CLASS_COLORS.values()]
 ax.legend(handles + ax.get_legend_handles_labels()[0],
           list(CLASS_COLORS) + ax.get_legend_handles_labels()[1], loc="lower right", fontsize=8)
@@ -291,7 +289,7 @@ plt.show()
 # %% [markdown]
 # The pooled skeleton of {glue:text}`model_label` ({glue:text}`minilm_n`
 # weights) reads $k =$ {glue:text}`minilm_k:.4f`, $\lambda =$
-# {glue:text}`minilm_lam:.4f`. The bars show how far each component kind has moved
+# {glue:text}`minilm_lam:.4f`. The bars of {numref}`fig-ms-kinds` show how far each component kind has moved
 # from the Gaussian-initialisation anchor; the colours mark the Transmission and
 # Selection classes of {cite:t}`ding2026weibull`. With the trim, the same model
 # reads as below; a fit over 100 % of the values is undefined as soon as the
@@ -311,7 +309,7 @@ pooled_trims.style.format({"k": "{:.4f}", "lam": "{:.5f}", "r2": "{:.5f}"}, na_r
 # once with `tied="once"` ({doc}`/book/methods`). On a randomly initialised
 # Gemma-style model from {mod}`npmk.zoo` (`tie_word_embeddings` true):
 
-# %%
+# %% tags=["hide-input"]
 from npmk import zoo
 
 tied_model = zoo.build("gemma", tied_zoo_size)
