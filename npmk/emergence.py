@@ -187,12 +187,12 @@ def emergence(step, y, *, stderr=None, direction: int = 1, n_level: int = 3,
     sign = (np.sign(gain) if gain != 0 else 1.0) if level is None else float(direction)
     crossed = np.nonzero(sign * (s.y - half) >= 0)[0]
     i = int(crossed[0]) if crossed.size else s.u.size - 1
-    if i > 0:  # linear interpolation between the grid points around the crossing
+    if crossed.size and i > 0:  # linear interpolation between the grid points around the crossing
         y0, y1 = s.y[i - 1], s.y[i]
         frac = (half - y0) / (y1 - y0) if y1 != y0 else 0.0
         u_cross = s.u[i - 1] + frac * (s.u[i] - s.u[i - 1])
     else:
-        u_cross = s.u[0]
+        u_cross = s.u[i]
     emerged = direction * gain > min_gain_sigmas * s.noise and (level is None or crossed.size > 0)
     return Event(step=float(10 ** u_cross), u=float(u_cross), rate=float(np.interp(u_cross, s.u, s.dy)),
                  emerged=bool(emerged), gain=gain)

@@ -88,22 +88,27 @@ def bootstrap_mean(x, *, level: float, n_boot: int = 20_000, seed: int = 0) -> I
     return Interval(mean=float(x.mean()), lo=float(lo), hi=float(hi), level=level)
 
 
-def sign_flip_p(d, *, n_perm: int = 10_000, seed: int = 0) -> tuple[float, int]:
-    """One-sided sign-flip test that mean(d) < 0: (p, count).
+def sign_flip_p(d, *, n_perm: int = 10_000, seed: int = 0) -> float:
+    """One-sided sign-flip test that mean(d) < 0.
 
-    count = #{random sign patterns s with mean(s·d) ≤ mean(d)}; p = (1 + count)/(1 + n_perm).
+    p = (1 + #{random sign patterns s with mean(s·d) ≤ mean(d)}) / (1 + n_perm).
     """
     d = _arr(d, "d")
     rng = np.random.default_rng(seed)
     signs = rng.choice([-1.0, 1.0], size=(n_perm, d.size))
-    count = int(np.sum((signs * d).mean(axis=1) <= d.mean()))
-    return (1 + count) / (1 + n_perm), count
+    return (1 + int(np.sum((signs * d).mean(axis=1) <= d.mean()))) / (1 + n_perm)
 
 
-def p_text(p: float, count: int, n_perm: int, m: int = 1) -> str:
-    """A permutation p-value for print, Bonferroni-adjusted by ``m``: '< 1/n_perm' (× m) when count is 0."""
-    if count == 0:
-        return f"< {m}/{n_perm:,}" if m > 1 else f"< 1/{n_perm:,}"
+def p_text(p: float, n_perm: int, m: int = 1) -> str:
+    """A permutation p-value p = (1 + count)/(1 + n_perm) for print, Bonferroni-adjusted by ``m``.
+
+    When no permutation reached the observed value (count 0) the truth is only
+    p < 1/n_perm, so that is what is printed ('< 1/10,000', or '< m/10,000' adjusted).
+    """
+    if not 0 < p <= 1:
+        raise ValueError(f"p_text: p must be in (0, 1], got {p}")
+    if round(p * (1 + n_perm)) - 1 == 0:
+        return f"< {m}/{n_perm:,}"
     return f"{min(1.0, p * m):.3g}"
 
 
@@ -150,9 +155,9 @@ def prediction_table(events: pd.DataFrame, target: pd.Series, baselines: dict[st
         beats = True
         for name, be in base_err.items():
             diff = bootstrap_mean(err - be, level=level, n_boot=n_boot, seed=seed)
-            p, count = sign_flip_p(err - be, n_perm=n_perm, seed=seed)
+            p = sign_flip_p(err - be, n_perm=n_perm, seed=seed)
             rec.update({f"mae_{name}": float(be.mean()), f"d_{name}": diff.mean, f"d_{name}_lo": diff.lo,
-                        f"d_{name}_hi": diff.hi, f"p_{name}": p_text(p, count, n_perm, m)})
+                        f"d_{name}_hi": diff.hi, f"p_{name}": p_text(p, n_perm, m)})
             beats &= diff.hi < 0
         lead = bootstrap_mean(u_t - u_s, level=level, n_boot=n_boot, seed=seed)
         rec.update(lead=lead.mean, lead_lo=lead.lo, lead_hi=lead.hi, beats=bool(beats),

@@ -39,10 +39,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from npmk.runs import Run, RunConfig, get_run
 from npmk.spectra import drift, spectra
 from npmk.weibull import fit as weibull_fit
 
-__all__ = ["STATISTICS", "CLASSES", "weight_statistics"]
+__all__ = ["STATISTICS", "CLASSES", "weight_statistics", "run_statistics"]
 
 STATISTICS = ("spectral_norm", "stable_rank", "effective_rank", "alpha", "cosine", "rel_change",
               "weibull_k", "weibull_lam")
@@ -98,3 +99,12 @@ def weight_statistics(snapshots: Iterable[tuple[int, Mapping[str, torch.Tensor]]
     if prev is None:
         raise ValueError("weight_statistics: no snapshots given")
     return pd.DataFrame(rows, columns=["step", "group", "statistic", "value"])
+
+
+def run_statistics(cfg: RunConfig) -> tuple[Run, pd.DataFrame]:
+    """The run for ``cfg`` (trained, resumed or reused by :func:`npmk.runs.get_run`) and
+    :func:`weight_statistics` of all its snapshots.  One picklable call, so a process
+    pool can train and measure several configs at once."""
+    run = get_run(cfg, progress=False)
+    snaps = ((s, run.snapshot(s)) for s in run.snapshot_steps)
+    return run, weight_statistics(snaps, family=run.family)
