@@ -39,7 +39,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from npmk.runs import Run, RunConfig, get_run
+from npmk.runconfig import RunConfig
+from npmk.runs import Run, get_run
 from npmk.spectra import drift, spectra
 from npmk.weibull import fit as weibull_fit
 
