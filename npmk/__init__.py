@@ -36,6 +36,8 @@ One analysis module per paper
     database      001  the DATABASE table of per-kind Weibull fits
     emergence     002  change points and lead–lag of statistics against capabilities
     capabilities  002  capability curves (published Pythia evaluations, the lab's probes)
+    runstats      002  weight statistics of a checkpoint series, per class and attention layer
+    prediction    002  the leave-one-out rule: does one curve's event predict another's, across runs
     dynamics_data 003  readers of the paper's shipped files: force logs, λ trajectories, configs
     dynamics      003  force budget, closed loop, RMS/λ bridge, k-lock
     lambda_phases 003  the rise/peak/relax/floor phases of λ(step) and the AdamW equilibrium
