@@ -347,17 +347,17 @@ plt.show()
 # ## What it shows
 #
 # - At 8 bits and above the shift is invisible at the band's scale: `Q8_0`
-#   moves the pooled $k$ by at most {glue:text}`worst_q8:.4f`, `Q6_K` by
-#   {glue:text}`worst_q6k:.4f`.
+#   moves the pooled $k$ by at most {glue:text}`worst_q8`, `Q6_K` by
+#   {glue:text}`worst_q6k`.
 # - The asymmetric types, which write almost no exact zeros, stay small down to
-#   4 bits: at most {glue:text}`worst_q41:.4f` for `Q4_1` and
-#   {glue:text}`worst_q4k:.4f` for `Q4_K`.
-# - `Q5_0` raises $k$ on every network, by {glue:text}`q50_lo:.4f` to
-#   {glue:text}`q50_hi:.4f`: its zeros stay below the body, but its coarse
-#   steps near zero thin out the lower body. `Q4_0` moves $k$ by up to
-#   {glue:text}`worst_q40:.4f`, in either direction depending on the network,
-#   once its zeros ({glue:text}`zero_q40:.1%` of the values on average) reach
-#   into the body and the fit has to be censored.
+#   4 bits: at most {glue:text}`worst_q41` for `Q4_1` and
+#   {glue:text}`worst_q4k` for `Q4_K`.
+# - `Q5_0` moves $k$ {glue:text}`q50_dir`, by {glue:text}`q50_lo` to
+#   {glue:text}`q50_hi`: its zeros ({glue:text}`zero_q50` of the values) stay
+#   below the body, so the shift comes from its coarse steps near zero, which
+#   reshape the lower body. `Q4_0` moves $k$ by up to {glue:text}`worst_q40`,
+#   {glue:text}`q40_dir`, once its zeros ({glue:text}`zero_q40` of the values on
+#   average) reach into the body and the fit has to be censored.
 # - The lowest bit width that resolves the band as is, on these networks:
 #   {glue:text}`lowest_asis`; after correction: {glue:text}`lowest_corr`.
 #   Types that do not: {glue:text}`not_resolving`.
@@ -371,8 +371,8 @@ plt.show()
 #   {glue:text}`lm_iv_qwen05`: {glue:text}`lm_band_smollm2`,
 #   {glue:text}`lm_band_gemma3` and {glue:text}`lm_band_qwen05` with respect
 #   to the NPM-K band.
-# - The bias band comes from two sentence encoders, a speech model and two
-#   small lab decoders, none of them a large decoder LM; the LM readings assume
+# - The bias band comes from the {glue:text}`n_nets` networks of the headline
+#   table, none of them a large decoder LM; the LM readings assume
 #   that the shift of a type depends on the format more than on the network,
 #   which the spread between the networks measured here supports only as far
 #   as the band's width.
@@ -385,13 +385,28 @@ def worst(t: str) -> float:
 glue("groups", groups, display=False)
 glue("sample_dev", float(noise["sample − all"].abs().max()), display=False)
 glue("tol", WIDTH / 4, display=False)
+# types left out of a profile show an em dash, not nan
 for key, t in {"q8": "Q8_0", "q6k": "Q6_K", "q4k": "Q4_K", "q41": "Q4_1", "q40": "Q4_0"}.items():
-    glue(f"worst_{key}", worst(t), display=False)
-glue("q50_lo", float(pooled.loc[pooled["type"] == "Q5_0", "dk"].min()) if "Q5_0" in types else math.nan,
-     display=False)
-glue("q50_hi", float(pooled.loc[pooled["type"] == "Q5_0", "dk"].max()) if "Q5_0" in types else math.nan,
-     display=False)
-glue("zero_q40", float(pooled.loc[pooled["type"] == "Q4_0", "zero_frac"].mean()), display=False)
+    glue(f"worst_{key}", number_or_dash(worst(t)), display=False)
+q50 = pooled.loc[pooled["type"] == "Q5_0", "dk"]
+glue("q50_lo", number_or_dash(float(q50.min()) if len(q50) else None, "+.4f"), display=False)
+glue("q50_hi", number_or_dash(float(q50.max()) if len(q50) else None, "+.4f"), display=False)
+
+
+def direction(dk: pd.Series) -> str:
+    """Which way a type moves k over the networks, in words."""
+    if not len(dk):
+        return "—"
+    return "up on every network" if (dk > 0).all() else "down on every network" if (dk < 0).all() else "in both directions"
+
+
+glue("n_nets", len(nets), display=False)
+glue("q50_dir", direction(q50), display=False)
+glue("q40_dir", direction(pooled.loc[pooled["type"] == "Q4_0", "dk"]), display=False)
+z50 = pooled.loc[pooled["type"] == "Q5_0", "zero_frac"]
+glue("zero_q50", number_or_dash(float(z50.mean()) if len(z50) else None, ".1%"), display=False)
+z40 = pooled.loc[pooled["type"] == "Q4_0", "zero_frac"]
+glue("zero_q40", number_or_dash(float(z40.mean()) if len(z40) else None, ".1%"), display=False)
 
 
 def lowest(level: set[str]) -> str:
