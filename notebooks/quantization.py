@@ -150,6 +150,11 @@ display(noise.style.hide(axis="index").format(
 # $\Delta k$ against the storage cost.
 
 # %% tags=["remove-input"]
+def signed(v: float, digits: int) -> str:
+    """v with sign at ``digits`` decimals; a value that rounds to zero shows +0, never -0."""
+    return f"{round(v, digits) + 0.0:+.{digits}f}"
+
+
 def cell_dk(r) -> str:
     if not math.isfinite(r.dk):
         return "— (not fitted)"
@@ -157,11 +162,11 @@ def cell_dk(r) -> str:
     if abs(r.dk) < 5e-5 and not r.se_dk >= 5e-5:
         return "< 0.0001" + star
     se = f" ± {r.se_dk:.4f}" if math.isfinite(r.se_dk) else ""
-    return f"{r.dk:+.4f}{se}{star}"
+    return f"{signed(r.dk, 4)}{se}{star}"
 
 
 head = pooled.assign(cell_k=[cell_dk(r) for r in pooled.itertuples()],
-                     cell_l=[f"{100 * r.dlam:+.2f}%" if math.isfinite(r.dlam) else "—" for r in pooled.itertuples()])
+                     cell_l=[f"{signed(100 * r.dlam, 2)}%" if math.isfinite(r.dlam) else "—" for r in pooled.itertuples()])
 table = head.pivot(index="type", columns="network", values=["cell_k", "cell_l"]).reindex(types)
 table = table.reorder_levels([1, 0], axis=1).reindex(columns=pd.MultiIndex.from_product([nets, ["cell_k", "cell_l"]]))
 table = table.rename(columns={"cell_k": "Δk", "cell_l": "Δλ"}, level=1)
@@ -216,7 +221,7 @@ plt.show()
 # each network and type.
 
 # %% tags=["remove-input", "hide-output"]
-per_kind = kinds.assign(cell=[f"{r.dk:+.4f} / {100 * r.dlam:+.2f}%" if math.isfinite(r.dk) else "—"
+per_kind = kinds.assign(cell=[f"{signed(r.dk, 4)} / {signed(100 * r.dlam, 2)}%" if math.isfinite(r.dk) else "—"
                               for r in kinds.itertuples()])
 per_kind = per_kind.pivot_table(index=["network", "population"], columns="type", values="cell", aggfunc="first")
 per_kind = per_kind.reindex(columns=types).rename_axis(index=["network", "kind"], columns="Δk / Δλ")
