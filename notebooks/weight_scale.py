@@ -419,11 +419,10 @@ glue("own_dominant", "integration" if (loops_own["integration %"] > loops_own["b
 # is the bridge: one mean λ/RMS for the whole run misses the snapshots by
 # {glue:text}`own_bridge_pct:.2f`% (median), because λ/RMS itself changes during
 # training as k drifts, so the larger part here is the **{glue:text}`own_dominant`**.
-# At the snapshots the closed-loop logRMSE is at most
-# {glue:text}`own_logrmse_snap_max:.4f`; on the every-step grid of the paper's
-# procedure it reaches {glue:text}`own_logrmse_max:.3f`, where λ_obs is
-# interpolated linearly between as few as {glue:text}`own_n_snapshots_min:d`
-# fitted snapshots.  The Γ bridge would put λ {glue:text}`own_gamma_bridge_pct:.1f`% off.
+# The closed-loop logRMSE is at most {glue:text}`own_logrmse_snap_max:.4f` at the
+# snapshots and {glue:text}`own_logrmse_max:.4f` on the every-step grid of the
+# paper's procedure, where λ_obs is interpolated linearly between as few as
+# {glue:text}`own_n_snapshots_min:d` fitted snapshots.  The Γ bridge would put λ {glue:text}`own_gamma_bridge_pct:.1f`% off.
 #
 # The two error sources therefore separate: on the paper's logged forces the
 # larger part is the **{glue:text}`pub_self_dominant`**, because the logged forces
