@@ -355,10 +355,10 @@ klock_own = pd.DataFrame(rows).set_index("run")
 display(klock_own.round(4))
 glue_num("own_klock_min", klock_own["k_lock"].min(), "own_klock_min")
 glue_num("own_klock_max", klock_own["k_lock"].max(), "own_klock_max")
-glue_num("own_bridge_measured", klock_own["measured"].median())
-glue_num("own_bridge_gamma", klock_own["gamma"].median())
 ledger.check("own_bridge_ratio", float(klock_own["measured"].median()),
              shown=f"{klock_own['measured'].median():.3f} (√Γ(1+2/k): {klock_own['gamma'].median():.3f})")
+glue_num("own_bridge_measured", klock_own["measured"].median())
+glue_num("own_bridge_gamma", klock_own["gamma"].median())
 
 # %% [markdown]
 # At the last snapshot the per-matrix median k of the own runs lies in
