@@ -284,7 +284,7 @@ plt.show()
 # %% tags=["remove-input"]
 bands = bias_bands(shifts).reindex(types)
 bands["resolves"] = resolution(bands, WIDTH)
-btab = bands.assign(**{"bias band": [f"[{a:+.4f}, {b:+.4f}]" if math.isfinite(a) else "—"
+btab = bands.assign(**{"bias band": [f"[{signed(a, 4)}, {signed(b, 4)}]" if math.isfinite(a) else "—"
                                      for a, b in zip(bands["lo"], bands["hi"])]})
 btab.index = [f"{t} ({TYPES[t].bits:.3g} bits)" for t in btab.index]
 display(btab[["bias band", "resolves"]])
@@ -318,10 +318,11 @@ lm = pd.DataFrame(lm_rows, columns=["network", "types", "k (file)", "bias band",
                                     "in band as read"])
 
 # %% tags=["remove-input"]
-def span(p, signed: bool = False) -> str:
+def span(p, with_sign: bool = False) -> str:
     a, b = p
-    f = "{:+.4f}" if signed else "{:.4f}"
-    return f"[{f.format(a)}, {f.format(b)}]" if math.isfinite(a) and math.isfinite(b) else "—"
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return "—"
+    return f"[{signed(a, 4)}, {signed(b, 4)}]" if with_sign else f"[{a:.4f}, {b:.4f}]"
 
 
 if len(lm):
