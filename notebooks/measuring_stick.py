@@ -20,7 +20,8 @@
 #
 # 1. What does the protocol return on untrained weights? An i.i.d. Gaussian
 #    initialisation gives half-normal magnitudes, and the papers quote
-#    $k_0 = 1.2054$, $\lambda_0 = 0.8875\,\sigma$ {cite:p}`ding2026weibull`. We
+#    $k_0 =$ {glue:text}`ledger.halfnormal_k0.published`, $\lambda_0 =$
+#    {glue:text}`ledger.halfnormal_lam0.published` {cite:p}`ding2026weibull`. We
 #    compute the anchor by quadrature and check it by Monte Carlo.
 # 2. How much does the body trim (80 / 90 / 100 %) move $k$?
 # 3. Do other estimators agree? Sample OLS, maximum likelihood, and the
@@ -42,15 +43,14 @@ seed = 42
 tied_zoo_size = "small"  # npmk.zoo size of the tied-head example
 
 # %% tags=["remove-input"]
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
 from myst_nb import glue
 
 import npmk
 import npmk.style
-from npmk import weibull
-from npmk import ledger
+from npmk import ledger, weibull
 
 npmk.style.use()
 rng = np.random.default_rng(seed)

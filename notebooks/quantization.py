@@ -16,8 +16,9 @@
 # matrices are stored in 4 to 8 bits per value {cite:p}`gerganov2023ggml`. A fit
 # of such a file measures the dequantized values: every block of 32 or 256
 # weights snapped to a grid of a few levels, and, in the symmetric formats, the
-# smallest magnitudes rounded to exactly zero. The NPM-K band $[1.13, 1.19]$
-# {cite:p}`ding2026npmk` is 0.06 wide. **How far does each GGUF type move the
+# smallest magnitudes rounded to exactly zero. The NPM-K band
+# {glue:text}`quant_band` {cite:p}`ding2026npmk` is {glue:text}`quant_band_width:.2f`
+# wide. **How far does each GGUF type move the
 # Weibull shape $k$ and scale $\lambda$ of a network's skeleton, and at which bit
 # widths can a quantized file still say whether a network's $k$ lies in the
 # band?**
@@ -66,6 +67,8 @@ npmk.style.use()
 _band = ledger.claim("terminal_k_band")
 BAND = (_band.lo, _band.hi)
 WIDTH = BAND[1] - BAND[0]
+glue("quant_band", _band.published, display=False)
+glue("quant_band_width", WIDTH, display=False)
 
 # %% [markdown]
 # ## The formats

@@ -47,9 +47,8 @@ from myst_nb import glue
 
 import npmk.style
 from npmk import dynamics as dy
-from npmk import dynamics_data
+from npmk import dynamics_data, ledger
 from npmk.data import load_or_note_missing
-from npmk import ledger
 from npmk.runs import RunConfig, get_run
 from npmk.snapshots import snapshot_fits
 from npmk.weibull import halfnormal_anchor, rms_over_lambda
@@ -98,13 +97,18 @@ if pub is not None:
     peaks = {"pythia": pub["baseline"][1]["lam"].max(), "continue": cont["lam"].max(), "real": real["lam_obs"].max()}
     glue_num("pub_peak_pythia", peaks["pythia"])
     glue_num("pub_peak_continue", peaks["continue"])
+    # the peaks are data_coherence's claims: quote their published values without checking them twice
+    for key, cid in (("pythia", "peak_wikitext_8m"), ("continue", "peak_continue"), ("real", "peak_pile"),
+                     ("118m", "peak_wikitext_118m")):
+        glue(f"pub_peak_{key}_paper", ledger.claim(cid).published, display=False)
     glue_num("pub_peak_real", peaks["real"])
     fig, ax = plt.subplots()
     for arch, pl in per_layer.items():
         med = pl.groupby("step")["k"].median()
         ax.semilogx(med.index, med.to_numpy(), marker="o", ms=3, label=f"self-trained {arch}: median over blocks")
     ax.axhline(k_locks["real"], color="k", ls=":", label="real Pythia-70M final, median over matrices")
-    ax.axhspan(1.186, 1.204, color="k", alpha=0.07, label="band [1.186, 1.204]")
+    ffn_band = ledger.claim("ffn_band")
+    ax.axhspan(ffn_band.lo, ffn_band.hi, color="k", alpha=0.07, label=f"band {ffn_band.published}")
     ax.set_xlabel("training step")
     ax.set_ylabel("Weibull shape k")
     ax.legend(fontsize=8)
@@ -114,9 +118,9 @@ if pub is not None:
 # Per-block median k at the end of training: {glue:text}`pub_klock_pythia:.4f` (Pythia-style,
 # paper {glue:text}`ledger.klock_pythia.published`), {glue:text}`pub_klock_llama:.4f` (LLaMA-style, paper {glue:text}`ledger.klock_llama.published`) and
 # {glue:text}`pub_klock_real:.4f` for real Pythia-70M (paper {glue:text}`ledger.klock_real.published`).  Peak λ:
-# {glue:text}`pub_peak_pythia:.4f` (self-trained, paper 0.076),
-# {glue:text}`pub_peak_continue:.4f` (Pile checkpoint continued on wikitext, paper 0.060),
-# {glue:text}`pub_peak_real:.4f` (real Pythia, paper 0.035).  The paper's 0.069
+# {glue:text}`pub_peak_pythia:.4f` (self-trained, paper {glue:text}`pub_peak_pythia_paper`),
+# {glue:text}`pub_peak_continue:.4f` (Pile checkpoint continued on wikitext, paper {glue:text}`pub_peak_continue_paper`),
+# {glue:text}`pub_peak_real:.4f` (real Pythia, paper {glue:text}`pub_peak_real_paper`).  The paper's {glue:text}`pub_peak_118m_paper`
 # peak (a 118M-token run) has no file among the published data, so it cannot be
 # recomputed.
 #
@@ -195,7 +199,7 @@ if pub is not None:
 # {glue:text}`pub_logrmse_pythia:.4f` for the Pythia-style baseline run (paper {glue:text}`ledger.logrmse_pythia.published`),
 # {glue:text}`pub_logrmse_seed3:.4f` and {glue:text}`pub_logrmse_seed4:.4f` for seeds 3 and 4,
 # and {glue:text}`pub_logrmse_llama:.4f` for the LLaMA-style run (paper {glue:text}`ledger.logrmse_llama.published`).  The
-# printed 0.053 is what seed 3 gives; the baseline run behind the force table
+# printed {glue:text}`ledger.logrmse_seed3.published` is what seed 3 gives; the baseline run behind the force table
 # gives the lower value.  Thinned to Δt = 50–500 steps, the seed logs give
 # {glue:text}`pub_dt_min:.4f`–{glue:text}`pub_dt_max:.4f` (paper {glue:text}`ledger.logrmse_dt_sweep.published`).  The
 # comparison runs over {glue:text}`pub_n_log_pythia:d` logged steps of the baseline run.
@@ -362,7 +366,7 @@ glue_num("own_bridge_gamma", klock_own["gamma"].median())
 
 # %% [markdown]
 # At the last snapshot the per-matrix median k of the own runs lies in
-# {glue:text}`own_klock_min:.4f`–{glue:text}`own_klock_max:.4f` (paper band 1.186–1.204; these
+# {glue:text}`own_klock_min:.4f`–{glue:text}`own_klock_max:.4f` (paper band {glue:text}`ledger.own_klock_min.published`; these
 # small models, trained with a per-step decay η·λ_wd two orders of magnitude above
 # the paper's so that they peak and relax within CPU minutes, need not stay in it);
 # the measured RMS/λ is {glue:text}`own_bridge_measured:.3f` against
