@@ -13,14 +13,16 @@
 # # Three forces
 #
 # Why does the weight scale of a transformer grow early in AdamW training and
-# stop later?  Paper 003 splits the change of the squared weight norm of a set of
+# stop later?  {cite:t}`ding2026dynamics` splits the change of the squared weight norm of a set of
 # matrices into three forces per step: **alignment** $A = 2\eta_t\langle W,\hat u\rangle$
 # (negative while $\lVert W\rVert$ grows, in PyTorch's sign convention),
 # **injection** $I = \eta_t^2\lVert\hat u\rVert^2$ and **decay**
 # $D = 2\eta_t\lambda_{wd}\lVert W\rVert^2$, so that
 # $\Delta\lVert W\rVert^2 \approx -A + I - D$.  The budget share of a force is
-# $|X|/(|A| + I + D)$.  The paper's claim: alignment holds 88–94% of the budget
-# in the rise phase, on four seeds and on a LLaMA-style model, and the dropped
+# $|X|/(|A| + I + D)$.  The paper's claim: alignment holds
+# {glue:text}`ledger.rise_share_pythia_min.published` to {glue:text}`ledger.rise_share_pythia_max.published`
+# of the budget in the rise phase on four seeds ({glue:text}`ledger.rise_share_llama_min.published` to
+# {glue:text}`ledger.rise_share_llama_max.published` on a LLaMA-style model), and the dropped
 # second-order terms are negligible.
 #
 # This chapter recomputes the paper's numbers from its published force logs,
@@ -42,14 +44,13 @@ end_frac = 0.25  # rise phase ends at this fraction of training
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 
 import npmk.style
 from npmk import dynamics as dy
-from npmk import dynamics_data
+from npmk import dynamics_data, ledger
 from npmk.data import load_or_note_missing
-from npmk import ledger
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
@@ -153,7 +154,10 @@ if published is not None:
 # Each run logs the three forces from the optimizer's bias-corrected moments at
 # every step, with the two dropped terms $h_1 = \eta^2\lambda^2\lVert W\rVert^2$
 # and $h_2 = 2\eta^2\lambda\langle W,\hat u\rangle$ (runs are trained once and
-# shared between chapters).
+# shared between chapters).  They use the `size` preset {glue:text}`own_size`,
+# {glue:text}`own_steps` steps, η = {glue:text}`own_lr`, λ_wd = {glue:text}`own_wd`
+# and {glue:text}`own_warmup` warmup steps; their rise phase is the steps
+# {glue:text}`own_warmup` < t ≤ {glue:text}`own_rise_end`.
 
 # %% tags=["remove-input"]
 own = {}
@@ -161,8 +165,9 @@ for spec in runs:
     run = get_run(RunConfig.from_spec(spec), progress=False)
     own[f"{run.config.arch}:{run.config.seed}"] = run
 cfg0 = next(iter(own.values())).config.resolved()
-display(Markdown(f"Own runs: size `{cfg0.size}`, {cfg0.steps} steps, η = {cfg0.lr:g}, λ_wd = {cfg0.wd:g}, "
-                 f"warmup {cfg0.warmup}; rise phase = steps {cfg0.warmup} < t ≤ {end_frac * cfg0.steps:g}."))
+for key, value in (("size", cfg0.size), ("steps", f"{cfg0.steps:,}"), ("lr", f"{cfg0.lr:g}"), ("wd", f"{cfg0.wd:g}"),
+                   ("warmup", f"{cfg0.warmup:,}"), ("rise_end", f"{end_frac * cfg0.steps:,g}")):
+    glue(f"own_{key}", value, display=False)
 
 
 def class_forces(run, cls):
@@ -248,7 +253,7 @@ plt.show()
 sel = []
 for spec, run in own.items():
     f = class_forces(run, "Selection")
-    n_sel = int(round(float((f["w2"] / f["rms"] ** 2).median())))
+    n_sel = round(float((f["w2"] / f["rms"] ** 2).median()))
     sel.append(dy.with_shares(dy.rms_units(f, n_sel)))
 sel = pd.concat(sel, ignore_index=True)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))

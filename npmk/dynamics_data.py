@@ -13,6 +13,7 @@ units; steps are optimizer steps.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Iterable, Mapping
 
 import pandas as pd
@@ -86,17 +87,19 @@ _PER_LAYER = {"baseline": "self_train/per_layer_lambda_pythia2.json",
               "llama": "self_train/per_layer_lambda_llama.json"}
 _CONFIGS = {"pythia": "pythia70m_config.json", "llama": "llama70m_config.json"}
 
-#: Paper 003, §4.1 force-budget table (self-trained Pythia-70M): step -> (second
+#: the paper's force-budget table, ``data/published/dynamics_force_table.csv`` (cited there)
+FORCE_TABLE_CSV = Path(__file__).resolve().parent.parent / "data" / "published" / "dynamics_force_table.csv"
+
+
+def _read_force_table(path: Path = FORCE_TABLE_CSV) -> dict[int, tuple[float, float, float, float]]:
+    table = pd.read_csv(path, comment="#")
+    return {int(r.step): (r.col2, r.align_pct, r.inj_pct, r.decay_pct) for r in table.itertuples()}
+
+
+#: ding2026dynamics §4.1 force-budget table (self-trained Pythia-70M): step -> (second
 #: column, align %, inj %, decay %).  The second column is printed under the λ
 #: heading but equals the Transmission RMS of baseline_force.jsonl, not λ.
-PAPER_FORCE_TABLE: dict[int, tuple[float, float, float, float]] = {
-    250: (0.021, 93.1, 4.7, 2.2),
-    1250: (0.031, 93.1, 4.5, 2.4),
-    2500: (0.045, 92.1, 4.5, 3.4),
-    5000: (0.066, 88.7, 4.3, 7.0),
-    10000: (0.084, 78.9, 3.7, 17.5),
-    20000: (0.087, 49.9, 1.5, 48.6),
-}
+PAPER_FORCE_TABLE: dict[int, tuple[float, float, float, float]] = _read_force_table()
 
 # published column names -> tidy names, per component class
 _TRANSMISSION_COLS = {
