@@ -294,7 +294,7 @@ plt.show()
 # reads as below; a fit over 100 % of the values is undefined as soon as the
 # checkpoint holds an exact zero, one more reason to fit the body.
 
-# %%
+# %% tags=["remove-input"]
 pooled_trims.style.format({"k": "{:.4f}", "lam": "{:.5f}", "r2": "{:.5f}"}, na_rep="—").format_index("{:.0%}")
 
 # %% [markdown]

@@ -14,8 +14,8 @@
 #
 # Under AdamW the Weibull scale λ of Transmission matrices does not grow
 # monotonically: it rises from its initialisation value, overshoots to a peak,
-# relaxes, and settles on a floor (paper 003, §4.2 and §6.2; the two-parameter
-# framework's observation). The paper's force picture explains the turn: the
+# relaxes, and settles on a floor ({cite:t}`ding2026dynamics`, §4.2 and §6.2, after an
+# observation of the two-parameter framework {cite:p}`ding2026weibull`). The paper's force picture explains the turn: the
 # alignment force drives the rise, and the peak is where alignment plus
 # injection no longer outweigh decoupled weight decay. The floor is then the
 # AdamW steady state, −A + I = D, whose scale is set by η and λ_wd; decay acts on
@@ -44,19 +44,16 @@ smooth = 51  # window (steps) of the rolling median on the per-step force ratio
 published = True  # also apply the phase rule to the paper's shipped trajectories
 
 # %% tags=["remove-input"]
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
-from scipy import stats
 from IPython.display import display
 from myst_nb import glue
+from scipy import stats
 
 import npmk.style
-from npmk import dynamics_data
+from npmk import dynamics_data, ledger
 from npmk.data import load_or_note_missing
-from npmk import ledger
-from npmk.runs import RunConfig, get_run
-from npmk.snapshots import snapshot_fits
 from npmk.lambda_phases import (
     LAMBDA_PHASES,
     decay_horizon,
@@ -65,6 +62,8 @@ from npmk.lambda_phases import (
     equilibrium_ratio,
     lambda_phase_table,
 )
+from npmk.runs import RunConfig, get_run
+from npmk.snapshots import snapshot_fits
 
 npmk.style.use()
 PHASE_COLORS = dict(zip(LAMBDA_PHASES, ["#ffffff", "#fde0c5", "#f4a582", "#92c5de", "#d1e5f0"]))
@@ -84,6 +83,27 @@ def legend_phases(ax):
     return ax.legend(handles, LAMBDA_PHASES[1:], fontsize=8, loc="lower right", title="phase")
 
 
+#: readable headings of the phase and sweep tables
+HEADINGS = {"arch": "run", "cls": "class", "name": "layer", "knob": "swept", "factor": "factor", "lr": "η",
+            "wd": "λ_wd", "onset_step": "onset step", "peak_step": "peak step", "peak_lam": "peak λ",
+            "init_lam": "initial λ", "end_lam": "final λ", "relaxed": "relaxed", "floor_step": "floor step",
+            "floor_lam": "floor λ", "floor_reached": "floor reached", "overshoot": "peak / floor",
+            "tau_steps": "τ (steps)", "T_over_tau": "T/τ", "lam_peak_step": "λ peak step",
+            "w2_peak_step": "‖W‖² peak step", "balance_cross_step": "(−A + I)/D < 1 from step",
+            "ratio_on_floor": "(−A + I)/D on the floor", "ratio_last_10pct": "(−A + I)/D, last 10 %"}
+STEP_COLUMNS = [h for k, h in HEADINGS.items() if k.endswith("step") or k == "tau_steps"]
+
+
+def show(df):
+    """Display a phase or sweep table with readable headings; steps as integers, λ to 4 decimals."""
+    out = df.rename(columns=HEADINGS)
+    formats = {c: "{:,.0f}" for c in STEP_COLUMNS if c in out}
+    formats |= {c: "{:.2f}" for c in ("peak / floor", "T/τ", "factor") if c in out}
+    formats |= {c: "{:.3f}" for c in out if str(c).startswith("(−A + I)/D") and c != HEADINGS["balance_cross_step"]}
+    formats |= {c: "{:g}" for c in ("η", "λ_wd") if c in out}
+    display(npmk.style.table(out, formats))
+
+
 # %% [markdown]
 # ## λ over training on the book's runs
 #
@@ -96,7 +116,7 @@ runs = {spec["arch"]: get_run(RunConfig.from_spec(spec)) for spec in runs}
 traj = pd.concat([snapshot_fits(r, classes=("Transmission", "Selection")).assign(arch=a) for a, r in runs.items()], ignore_index=True)
 traj = traj[traj.step > 0]  # log-step axes; step 0 equals step 1 to within one update
 cls_phases = lambda_phase_table(traj[traj.level == "class"], by=["arch", "cls"])
-cls_phases
+show(cls_phases)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Transmission λ of the book's own runs against training step: per layer (coloured) and for the whole class (black); shading: the λ phases the rule finds in the class curve.", "name": "fig-tp-own-lambda"}}
 fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.9), squeeze=False, sharey=True)
@@ -117,7 +137,7 @@ plt.show()
 
 # %% tags=["hide-input"]
 layer_phases = lambda_phase_table(traj[traj.level == "layer"], by=["arch", "name"])
-layer_phases
+show(layer_phases)
 
 # %% [markdown]
 # ## The floor against the equilibrium condition
@@ -150,21 +170,21 @@ for ax, (a, run) in zip(axes[0], runs.items()):
     after = sm[sm.index > sm.idxmax()]
     cross = int(after[after < 1].index.min()) if (after < 1).any() else None
     floor_mask = (sm.index + 1 >= (ph.floor_step or np.inf))
-    eq_rows.append(dict(
-        arch=a, lr=run.config.lr, wd=run.config.wd,
-        tau_steps=decay_timescale(run.config.lr, run.config.wd),
-        T_over_tau=decay_horizon(f.lr.to_numpy(), run.config.wd),
-        lam_peak_step=ph.peak_step, w2_peak_step=int(w2.idxmax()), balance_cross_step=cross,
-        floor_reached=ph.floor_reached,
-        ratio_on_floor=float(ratio[floor_mask].median()) if floor_mask.any() else np.nan,
-        ratio_last_10pct=float(ratio[ratio.index >= 0.9 * ratio.index.max()].median()),
-    ))
+    eq_rows.append({
+        "arch": a, "lr": run.config.lr, "wd": run.config.wd,
+        "tau_steps": decay_timescale(run.config.lr, run.config.wd),
+        "T_over_tau": decay_horizon(f.lr.to_numpy(), run.config.wd),
+        "lam_peak_step": ph.peak_step, "w2_peak_step": int(w2.idxmax()), "balance_cross_step": cross,
+        "floor_reached": ph.floor_reached,
+        "ratio_on_floor": float(ratio[floor_mask].median()) if floor_mask.any() else np.nan,
+        "ratio_last_10pct": float(ratio[ratio.index >= 0.9 * ratio.index.max()].median()),
+    })
 axes[0][0].set_ylabel("(−A + I) / D")
 plt.show()
 
 # %% tags=["hide-input"]
 eq = pd.DataFrame(eq_rows)
-eq
+show(eq)
 
 # %% tags=["remove-input"]
 for r in eq.itertuples():
@@ -211,7 +231,7 @@ for r in eq.itertuples():
 # sweep trains the lab's `tiny` model (hidden 32, 2 layers) under the `small`
 # run's schedule (steps, warmup, η, λ_wd), so T/τ is the same as in the base
 # runs while the model is smaller. If the floor is the equilibrium scale, it should grow with η and
-# shrink with λ_wd, roughly as √(η/λ_wd) (Fan et al., 2025; the paper's §6.2);
+# shrink with λ_wd, roughly as √(η/λ_wd) ({cite:t}`fan2025robust`; the paper's §6.2);
 # the paper finds the transient peak more sensitive to η than that.
 
 # %% tags=["hide-input"]
@@ -226,14 +246,14 @@ for knob, x, cfg in sweep_cfgs:
     d = tr[(tr.level == "class") & (tr.step > 0)].sort_values("step")
     ph = detect_lambda_phases(d.step.to_numpy(), d.lam.to_numpy())
     f = run.forces[run.forces.group == "class:Transmission"]
-    rows.append(dict(knob=knob, factor=x, lr=run.config.lr, wd=run.config.wd, peak_step=ph.peak_step,
-                     peak_lam=ph.peak_value, end_lam=ph.end_value, relaxed=ph.relaxed, floor_reached=ph.floor_reached,
-                     T_over_tau=decay_horizon(f.lr.to_numpy(), run.config.wd)))
+    rows.append({"knob": knob, "factor": x, "lr": run.config.lr, "wd": run.config.wd, "peak_step": ph.peak_step,
+                     "peak_lam": ph.peak_value, "end_lam": ph.end_value, "relaxed": ph.relaxed, "floor_reached": ph.floor_reached,
+                     "T_over_tau": decay_horizon(f.lr.to_numpy(), run.config.wd)})
     curves.append(d.assign(label=f"{knob} × {x:g}", lr=run.config.lr, wd=run.config.wd))
 sweep = pd.DataFrame(rows)
 wd_rows = sweep[(sweep.knob == "wd") | (sweep.factor == 1.0)].assign(knob="wd")
 sweep_all = pd.concat([sweep[sweep.knob == "lr"], wd_rows], ignore_index=True).drop_duplicates(["knob", "lr", "wd"])
-sweep_all
+show(sweep_all)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Transmission λ of the sweep runs against training step: learning-rate sweep (left) and weight-decay sweep (right); triangles: the peaks.", "name": "fig-tp-sweeps"}}
 curves = pd.concat(curves, ignore_index=True)
@@ -262,7 +282,7 @@ slopes = {}
 for knob in ("lr", "wd"):
     d = sweep_all[sweep_all.knob == knob]
     x = d[knob].to_numpy()
-    slopes[knob] = dict(peak=loglog_slope(x, d.peak_lam), end=loglog_slope(x, d.end_lam))
+    slopes[knob] = {"peak": loglog_slope(x, d.peak_lam), "end": loglog_slope(x, d.end_lam)}
     glue(f"tp_sweep_{knob}_peak_slope", slopes[knob]["peak"], display=False)
     glue(f"tp_sweep_{knob}_end_slope", slopes[knob]["end"], display=False)
 # the claim compares a transient peak with a floor; without a relaxed run the two are the same point
@@ -270,7 +290,9 @@ lr_relaxed = bool(sweep_all[sweep_all.knob == "lr"].relaxed.any())
 ledger.check("own_peak_steeper", slopes["lr"]["peak"] >= slopes["lr"]["end"] if lr_relaxed else None,
              shown=f"{slopes['lr']['peak']:.2f} vs {slopes['lr']['end']:.2f}",
              why="not testable: no run of the η sweep relaxed")
-pd.DataFrame(slopes).T.rename(columns={"peak": "d ln λ_peak / d ln x", "end": "d ln λ_end / d ln x"})
+slope_table = pd.DataFrame(slopes).T.rename(columns={"peak": "d ln λ_peak / d ln x", "end": "d ln λ_end / d ln x"})
+display(npmk.style.table(slope_table.rename(index={"lr": "η", "wd": "λ_wd"}), {c: "{:+.2f}" for c in slope_table},
+                         index=True))
 
 # %% [markdown]
 # Scaling η ({numref}`fig-tp-sweeps`), the peak λ moves as η^{glue:text}`tp_sweep_lr_peak_slope:.2f` and
@@ -302,7 +324,7 @@ if published:
         pub["real_pythia_70m"] = real.rename(columns={"lam_obs": "lam"})[["step", "lam"]]
 pub_traj = pd.concat([d.assign(run=n) for n, d in pub.items()], ignore_index=True) if pub else pd.DataFrame()
 pub_phases = lambda_phase_table(pub_traj, by="run") if pub else pd.DataFrame()
-pub_phases
+show(pub_phases)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Left: the aggregate Transmission λ trajectories the dynamics paper ships. Right: real Pythia-70M with the λ phases the rule finds.", "name": "fig-tp-published"}}
 if pub:
@@ -313,7 +335,7 @@ if pub:
     axes[0].set_xscale("log")
     axes[0].set_xlabel("optimizer step")
     axes[0].set_ylabel("Transmission λ (weight units)")
-    axes[0].set_title("paper 003's trajectories")
+    axes[0].set_title("the dynamics paper's runs")
     axes[0].legend(fontsize=7)
     if "real_pythia_70m" in pub:
         d = pub["real_pythia_70m"]
@@ -350,7 +372,8 @@ if published:
             glue(f"tp_pub_depth_rho_{name}", float(rho), display=False)
             if name == "baseline":  # the paper's claim is only the sign: deeper blocks larger
                 ledger.check("depth_rho", bool(rho > 0), shown=f"ρ = {rho:.2f}")
-    display(pd.Series(per_layer, name="Spearman(block, final λ)"))
+    display(npmk.style.table(pd.DataFrame({"run": list(per_layer), "Spearman ρ (block, final λ)": list(per_layer.values())}),
+                             {"Spearman ρ (block, final λ)": "{:.2f}"}))
 
 # %% [markdown]
 # The paper's runs under the rule ({numref}`fig-tp-published`): the η sweep's peak λ scales as

@@ -13,7 +13,7 @@
 # # From ‖W‖² to λ
 #
 # The three forces of the previous chapter move the squared norm ‖W‖², not the
-# Weibull scale λ that the papers track.  Paper 003 {cite:p}`ding2026dynamics`
+# Weibull scale λ that the papers track.  The dynamics paper {cite:p}`ding2026dynamics`
 # connects the two through the *k-lock*: if the shape k of the Transmission
 # matrices stays near its initialisation anchor (≈1.2), λ is a nearly fixed
 # multiple of RMS = √(‖W‖²/N), and integrating the force recurrence forward
