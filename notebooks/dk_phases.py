@@ -67,8 +67,8 @@ from myst_nb import glue
 
 import npmk
 import npmk.style
-from npmk.measure import measure
 from npmk import data, dynamics_data, ledger, phases
+from npmk.measure import measure
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
@@ -76,6 +76,10 @@ REAL = "real Pythia-70M, Transmission class (derived data)"
 
 # %% [markdown]
 # ## The series
+#
+# Pooled $k$ of each self-trained run at log-spaced snapshots (and the class medians
+# of its Transmission and Selection matrices), the real Pythia-70M Transmission
+# series from the dynamics paper's derived data and, in `full`, the hub revisions.
 
 # %% tags=["remove-input"]
 curves = {}  # name -> DataFrame(step, k)
@@ -124,7 +128,7 @@ for name, df in curves.items():
     row["anchor / last step"] = math.nan if ph.anchor is None else ph.anchor.start / last
     table.append(row)
 table = pd.DataFrame(table)
-display(table)
+display(npmk.style.table(table, {"last step": "{:,.0f}", "anchor / last step": "{:.1%}"}))
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "NPM-dk: Weibull shape k (points) and its smoothed curve against training step (top), and dk/dlog10(step) with the flat band |dk| ≤ ε (bottom); shaded: the phases the rule finds in the last series shown.", "name": "fig-dk-phases"}}
 show = [n for n in curves if not n.endswith(("Transmission", "Selection"))]
@@ -175,7 +179,7 @@ if REAL in curves:
             null_rows.append({"null model": method, "check": label, "real series passes": res.observed,
                               "null pass rate": res.rate})
     null_table = pd.DataFrame(null_rows)
-    display(null_table.round(3))
+    display(npmk.style.table(null_table, {"null pass rate": "{:.0%}"}))
     rate = null_table.set_index(["check", "null model"])["null pass rate"]
 glue("n_null", n_null, display=False)
 

@@ -138,7 +138,9 @@ if pub is not None:
     glue_num("anchor_k0", k0)
     glue_num("anchor_rms_over_lam", 1 / lam0)
     glue_num("anchor_gamma", rms_over_lambda(k0))
-    display(late.groupby("model")[["measured", "gamma", "rel_gap"]].median().round(4))
+    bridge_table = late.groupby("model")[["measured", "gamma", "rel_gap"]].median()
+    display(npmk.style.table(bridge_table.rename(columns={"measured": "RMS/λ measured", "gamma": "√Γ(1 + 2/k)",
+                                                          "rel_gap": "relative gap"}), index=True))
 
 # %% [markdown]
 # After step 5,000 the fitted trajectories have RMS/λ ≈ {glue:text}`pub_bridge_measured:.3f`
@@ -175,8 +177,9 @@ if pub is not None:
         "RMS/λ used (1/mean λ/RMS)": {r: 1 / lp.lam_per_rms for r, lp in loops.items()},
         "logRMSE (Γ variant)": {r: lp.log_rmse for r, lp in gamma_loops.items()},
     })
-    display(summary.round(4))
-    display(sweep.pivot(index="Δt", columns="run", values="logRMSE").round(4))
+    display(npmk.style.table(summary, index=True))
+    display(npmk.style.table(sweep.pivot(index="Δt", columns="run", values="logRMSE")
+                             .rename(columns=lambda r: f"logRMSE, {r}"), index=True))
     glue_num("pub_logrmse_pythia", loops["baseline"].log_rmse, "logrmse_pythia")
     glue_num("pub_logrmse_seed3", loops["seed3"].log_rmse, "logrmse_seed3")
     glue_num("pub_logrmse_seed4", loops["seed4"].log_rmse, "logrmse_seed4")
@@ -236,8 +239,9 @@ if pub is not None:
     glue_num("pub_real_total_pct", 100 * real_total.total, "real_total_pct")
     glue_num("pub_real_logrmse", real_loop.log_rmse)
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, (name, lp) in zip(axes, [("self-trained Pythia", loops["baseline"]), ("self-trained LLaMA", loops["llama"]),
+    # two by two, so that each panel stays legible at the page width; the fourth holds the legend
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
+    for ax, (name, lp) in zip(axes.flat, [("self-trained Pythia", loops["baseline"]), ("self-trained LLaMA", loops["llama"]),
                                      ("real Pythia-70M", real_loop)]):
         ax.plot(lp.steps, lp.lam_obs, "o", ms=3, label="fitted λ (interpolated)")
         ax.plot(lp.steps, lp.lam_pred, "-", label="closed loop λ")
@@ -245,12 +249,13 @@ if pub is not None:
         ax.set_title(f"{name}: logRMSE {lp.log_rmse:.4f}")
         ax.set_xlabel("training step")
         ax.set_ylabel("λ (weight units)")
-    axes[0].legend(fontsize=8)
+    axes[1, 1].axis("off")
+    axes[1, 1].legend(*axes[0, 0].get_legend_handles_labels(), loc="center")
     plt.show()
 
 # %% [markdown]
 # The recomputed real-Pythia `lambda_pred` differs from the shipped column by at
-# most {glue:text}`pub_real_reproduce:.1e` (relative), with RMS/λ =
+# most {glue:text}`pub_real_reproduce:.1g` (relative), with RMS/λ =
 # {glue:text}`pub_real_factor:.4f`.  The offset over steps ≤ 20k splits into a bridge
 # error of {glue:text}`pub_real_bridge_pct:.2f`% and an integration error of
 # {glue:text}`pub_real_integration_pct:.2f`% (paper {glue:text}`ledger.real_bridge_pct.published` +
@@ -276,13 +281,16 @@ if pub is not None:
             rows.append({"run": run, "bridge": bridge, "checkpoints": sp.n, "integration %": 100 * sp.integration,
                          "bridge %": 100 * sp.bridge, "total %": 100 * sp.total})
     pub_split = pd.DataFrame(rows).set_index(["run", "bridge"])
-    display(pub_split.round(2))
+    display(npmk.style.table(pub_split, {c: "{:.2f}" for c in pub_split if c.endswith("%")}, index=True))
     excess = pd.concat([dy.force_excess(pub[run][0], pub[run][2]).assign(run=run) for run in ("baseline", "llama")])
     excess_summary = excess.groupby("run").agg(
         median_ratio=("ratio", "median"), min_ratio=("ratio", "min"), max_ratio=("ratio", "max"),
         cumulative=("predicted", "sum"), logged=("logged", "sum"))
     excess_summary["cumulative"] /= excess_summary.pop("logged")
-    display(excess_summary.round(3))
+    display(npmk.style.table(excess_summary.rename(columns={"median_ratio": "median ratio", "min_ratio": "lowest",
+                                                            "max_ratio": "highest", "cumulative": "cumulative ratio"}),
+                             dict.fromkeys(["median ratio", "lowest", "highest", "cumulative ratio"], "{:.3f}"),
+                             index=True))
     ratio_split = pub_split.xs("ratio", level="bridge")
     gamma_split = pub_split.xs("gamma", level="bridge")
     glue_num("pub_self_integration_pct", ratio_split.loc["baseline", "integration %"])
@@ -356,7 +364,7 @@ plt.show()
 
 # %% tags=["remove-input"]
 klock_own = pd.DataFrame(rows).set_index("run")
-display(klock_own.round(4))
+display(npmk.style.table(klock_own, index=True))
 glue_num("own_klock_min", klock_own["k_lock"].min(), "own_klock_min")
 glue_num("own_klock_max", klock_own["k_lock"].max(), "own_klock_max")
 ledger.check("own_bridge_ratio", float(klock_own["measured"].median()),
@@ -404,7 +412,7 @@ plt.show()
 
 # %% tags=["remove-input"]
 loops_own = pd.DataFrame(loop_rows).set_index("run")
-display(loops_own.round(4))
+display(npmk.style.table(loops_own, index=True))
 glue_num("own_logrmse_max", loops_own["logRMSE"].max())
 glue_num("own_logrmse_snap_max", loops_own["logRMSE at snapshots"].max())
 glue("own_n_snapshots_min", int(loops_own["snapshots"].min()), display=False)
@@ -442,7 +450,7 @@ glue("own_dominant", "integration" if (loops_own["integration %"] > loops_own["b
 #   {glue:text}`pub_dt_min:.4f`–{glue:text}`pub_dt_max:.4f` (paper {glue:text}`ledger.logrmse_dt_sweep.published`).
 # - Its bridge is the trajectory's own mean λ/RMS, not the Weibull √Γ(1 + 2/k);
 #   with it the real-Pythia `lambda_pred` column is recomputed to
-#   {glue:text}`pub_real_reproduce:.1e`.
+#   {glue:text}`pub_real_reproduce:.1g`.
 # - On the paper's logs the larger part of the offset is the {glue:text}`pub_self_dominant`
 #   ({glue:text}`pub_self_integration_pct:.2f`% integration against a
 #   {glue:text}`pub_self_bridge_pct:.2f`% bridge part); on the book's runs, with exact
