@@ -64,6 +64,21 @@ def glue_num(key, value, claim=None, **check):
         ledger.check(claim, float(value), **check)
 
 
+#: readable headings of the budget tables (shares in % of |A| + I + D)
+HEADINGS = {"group": "class", "share_min": "lowest %", "share_median": "median %", "share_max": "highest %",
+            "n": "logged steps", "logged steps": "logged steps", "rms": "RMS", "align_pct": "alignment %",
+            "inj_pct": "injection %", "decay_pct": "decay %", "lam": "fitted λ"}
+
+
+def show(df, formats=None, index=False):
+    """Display a budget table with readable headings: shares to 2 decimals, RMS and λ to 4."""
+    out = df.rename(columns=HEADINGS)
+    if "class" in out:
+        out["class"] = out["class"].str.removeprefix("class:")
+    fmt = {c: "{:.2f}" for c in out if str(c).endswith("%")} | {c: "{:.4f}" for c in ("RMS", "fitted λ") if c in out}
+    display(npmk.style.table(out, fmt | (formats or {}), index=index))
+
+
 # %% [markdown]
 # ## The paper's budget, recomputed from its published logs
 #
@@ -94,7 +109,7 @@ if published is not None:
     table = pd.concat([seeds, llama]).assign(
         share_min=lambda d: 100 * d["share_min"], share_median=lambda d: 100 * d["share_median"],
         share_max=lambda d: 100 * d["share_max"]).rename(columns={"n": "logged steps"})
-    display(table.round(2))
+    show(table)
 
 # %% [markdown]
 # Across the four seeds the rise-phase alignment share spans
@@ -119,7 +134,8 @@ if published is not None:
     traj = dynamics_data.load_trajectory("baseline")
     ours["lam"] = np.interp(ours["step"], traj["step"], traj["lam"])
     both = ours.set_index("step").join(paper)
-    display(both.round({"rms": 4, "lam": 4, "align_pct": 2, "inj_pct": 2, "decay_pct": 2}))
+    show(both, {"paper col. 2": "{:.3f}"} | {c: "{:.1f}" for c in both if c.endswith("%") and c.startswith("paper")},
+         index=True)
     glue_num("pub_table_align_5000", both.loc[5000, "align_pct"], "force_table_5000")
     glue_num("pub_table_align_20000", both.loc[20000, "align_pct"], "force_table_20000")
     # the printed column has three decimals: RMS matches it if every rounded value does
@@ -144,7 +160,7 @@ if published is not None:
 if published is not None:
     qk = published[published["run"] == "llama_qk"]
     qk_rise = dy.rise_share_summary(qk, W, T, by="group")
-    display(qk_rise.assign(**{c: 100 * qk_rise[c] for c in ["share_min", "share_median", "share_max"]}).round(2))
+    show(qk_rise.assign(**{c: 100 * qk_rise[c] for c in ["share_min", "share_median", "share_max"]}))
     sel_row = qk_rise.set_index("group").loc["class:Selection"]
     glue_num("pub_sel_share_median", 100 * sel_row["share_median"])
 
@@ -206,7 +222,7 @@ plt.show()
 own_rise = dy.rise_share_summary(budget, cfg0.warmup, cfg0.steps, by="run")
 for col in ["share_min", "share_median", "share_max"]:
     own_rise[col] = 100 * own_rise[col]
-display(own_rise.round(2))
+show(own_rise)
 pythia_rows = own_rise[own_rise["run"].str.startswith("pythia")]
 glue_num("own_rise_share_pythia_min", pythia_rows["share_median"].min(), "own_rise_share_pythia_min")
 glue_num("own_rise_share_pythia_max", pythia_rows["share_median"].max(), "own_rise_share_pythia_max")
@@ -273,7 +289,7 @@ plt.show()
 
 # %% tags=["remove-input"]
 sel_rise = dy.rise_share_summary(sel, cfg0.warmup, cfg0.steps, by="run")
-display((sel_rise.set_index("run")[["share_min", "share_median", "share_max"]] * 100).round(2))
+show((sel_rise.set_index("run")[["share_min", "share_median", "share_max"]] * 100).reset_index())
 glue_num("own_sel_share_median", 100 * sel_rise["share_median"].median(), "own_selection_share")
 sel_end = sel[sel["step"] == sel["step"].max()]
 glue_num("own_sel_end_align_over_decay", float((sel_end["align"].abs() / sel_end["decay"]).median()))
