@@ -249,6 +249,7 @@ if pub is not None:
         ax.set_title(f"{name}: logRMSE {lp.log_rmse:.4f}")
         ax.set_xlabel("training step")
         ax.set_ylabel("λ (weight units)")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4))  # real Pythia's 143,000 steps crowd the default ticks
     axes[1, 1].axis("off")
     axes[1, 1].legend(*axes[0, 0].get_legend_handles_labels(), loc="center")
     plt.show()

@@ -53,5 +53,6 @@ def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, *, index: 
             whole = col.dropna().mod(1).eq(0).all() and col.notna().any()
             fmt[c] = "{:,.0f}" if whole else "{:.4f}"
     fmt.update(formats or {})
-    styled = df.style.format(fmt, na_rep=MISSING)
+    # the class the book's theme styles pandas tables by (borders, stripes)
+    styled = df.style.format(fmt, na_rep=MISSING).set_table_attributes('class="dataframe"')
     return styled if index else styled.hide(axis="index")
