@@ -122,10 +122,10 @@ plt.show()
 
 # %% [markdown]
 # The scatter shrinks like $n^{-1/2}$ ({numref}`fig-ms-convergence`): at $n =$ {glue:text}`n_largest` the
-# standard deviation over repeats is {glue:text}`k_sd_largest:.1e`, and over all
+# standard deviation over repeats is {glue:text}`k_sd_largest:.2g`, and over all
 # sizes $\mathrm{SD}(k) \approx c_k/\sqrt{n}$ with $c_k \approx$ {glue:text}`c_k:.2f`.
 # A single matrix of $10^5$ weights therefore fixes $k$ only to about
-# ±{glue:text}`k_sd_1e5:.1e` (one SD); the third decimal (SD ≤ 5·10⁻⁴) needs about
+# ±{glue:text}`k_sd_1e5:.2g` (one SD); the third decimal (SD ≤ 5·10⁻⁴) needs about
 # {glue:text}`n_third_decimal` weights, a pooled class or skeleton rather than one
 # matrix. A difference between two fitted $k$ values smaller than this spread is
 # not a finding.
@@ -327,7 +327,7 @@ tied_table.style.format({"n": "{:,}", "k": "{:.5f}", "lam": "{:.5f}"})
 # %% [markdown]
 # Listing the head twice adds {glue:text}`tied_extra_pct:.1f`% of values and moves
 # the pooled $k$ from {glue:text}`tied_k_once:.5f` to {glue:text}`tied_k_state_dict:.5f`
-# ({glue:text}`tied_dk:+.1e`). At initialisation every matrix is half-normal, so
+# ({glue:text}`tied_dk:+.2g`). At initialisation every matrix is half-normal, so
 # the shift is small; on a trained model, where the embedding's $k$ differs from
 # the rest, it grows with that difference and with the embedding's share of
 # the skeleton (large for small models with big vocabularies).
@@ -341,8 +341,8 @@ tied_table.style.format({"n": "{:,}", "k": "{:.5f}", "lam": "{:.5f}"})
 #   bias of about $10^{-3}$ ({glue:text}`hist_bias_s1:+.4f` at $\sigma = 1$); the
 #   sample fit has none.
 # - The measurement runs offline on a real network in seconds.
-# - One matrix fixes $k$ to about ±{glue:text}`k_sd_1e5:.1e` at $10^5$ weights; only
+# - One matrix fixes $k$ to about ±{glue:text}`k_sd_1e5:.2g` at $10^5$ weights; only
 #   pooled populations pin the third decimal.
 # - A tied head counts twice in NPM-K's pooled skeleton; the book follows that
 #   counting in its reproductions and shows the difference
-#   ({glue:text}`tied_dk:+.1e` in $k$ on a random Gemma-style model).
+#   ({glue:text}`tied_dk:+.2g` in $k$ on a random Gemma-style model).
