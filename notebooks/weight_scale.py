@@ -365,7 +365,8 @@ plt.show()
 
 # %% tags=["remove-input"]
 klock_own = pd.DataFrame(rows).set_index("run")
-display(npmk.style.table(klock_own, index=True))
+display(npmk.style.table(klock_own.rename(columns={"k_lock": "k-lock", "k_min": "lowest median k", "k_max": "highest median k",
+                                                  "measured": "RMS/λ measured", "gamma": "√Γ(1 + 2/k)"}), index=True))
 glue_num("own_klock_min", klock_own["k_lock"].min(), "own_klock_min")
 glue_num("own_klock_max", klock_own["k_lock"].max(), "own_klock_max")
 ledger.check("own_bridge_ratio", float(klock_own["measured"].median()),
@@ -450,8 +451,8 @@ glue("own_dominant", "integration" if (loops_own["integration %"] > loops_own["b
 #   {glue:text}`pub_logrmse_llama:.4f` (LLaMA-style, paper {glue:text}`ledger.logrmse_llama.published`); the Δt sweep gives
 #   {glue:text}`pub_dt_min:.4f`–{glue:text}`pub_dt_max:.4f` (paper {glue:text}`ledger.logrmse_dt_sweep.published`).
 # - Its bridge is the trajectory's own mean λ/RMS, not the Weibull √Γ(1 + 2/k);
-#   with it the real-Pythia `lambda_pred` column is recomputed to
-#   {glue:text}`pub_real_reproduce:.1g`.
+#   with it the real-Pythia `lambda_pred` column is recomputed (largest relative
+#   difference {glue:text}`pub_real_reproduce:.1g`).
 # - On the paper's logs the larger part of the offset is the {glue:text}`pub_self_dominant`
 #   ({glue:text}`pub_self_integration_pct:.2f`% integration against a
 #   {glue:text}`pub_self_bridge_pct:.2f`% bridge part); on the book's runs, with exact
