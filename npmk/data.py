@@ -69,7 +69,11 @@ pooch.get_logger().setLevel("WARNING")  # a fetch per file would otherwise log a
 
 
 class MissingDataError(FileNotFoundError):
-    """A registered file could be neither downloaded nor found in a mirror."""
+    """A registered file could be neither downloaded nor found in a mirror; ``key`` names it."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 def cache_dir() -> Path:
@@ -142,7 +146,8 @@ def fetch(key: str) -> Path:
         raise MissingDataError(
             f"cannot fetch {key} ({url(key)}): {exc}. Without internet, point "
             f"{MIRROR_ENV} at a directory holding raw.githubusercontent.com/"
-            f"{src.owner}/{src.repo}/{src.commit}/{path}"
+            f"{src.owner}/{src.repo}/{src.commit}/{path}",
+            key=key,
         ) from exc
 
 
@@ -150,16 +155,22 @@ def load_or_note_missing(loader: Callable[..., T], *args, **kwargs) -> T | None:
     """``loader(*args, **kwargs)``, or ``None`` after a note on the page when data is missing.
 
     For notebooks: a registry file that cannot be fetched (:class:`MissingDataError`)
-    must not stop the chapter, so the note (shown with IPython's ``display``) names
-    the file and how to get it, and the cells that need the data test for ``None``.
-    Any other exception, an unregistered key included, propagates.
+    must not stop the chapter. The note (shown with IPython's ``display``) says
+    first what to do, then folds the error away; its output metadata
+    ``{"npmk": {"missing_data": key}}`` lets ``npmk book`` report the chapter as
+    degraded. The cells that need the data test for ``None``. Any other
+    exception, an unregistered key included, propagates.
     """
     try:
         return loader(*args, **kwargs)
     except MissingDataError as err:
+        from html import escape
+
         from IPython.display import Markdown, display  # a notebook-only dependency, not the package's
 
-        display(Markdown(f"**Missing data file** — {err}.  The numbers that need it are skipped; set "
-                         f"`{MIRROR_ENV}` to a mirror of the registry (see `npmk/registry.txt`) or "
-                         "connect to the internet, and rerun."))
+        display(Markdown(
+            f"**Not available in this build:** `{err.key}`. This part is skipped; to compute it, "
+            f"connect to the internet or set `{MIRROR_ENV}` to a data mirror (README, *Data*) and "
+            f"rerun the chapter.\n\n<details><summary>What failed</summary>\n\n<pre>{escape(str(err))}</pre>"
+            "\n\n</details>"), metadata={"npmk": {"missing_data": err.key}})
         return None
