@@ -286,8 +286,10 @@ class ChapterRun:
     """How one chapter fared: ``status`` is ``complete``, ``degraded`` (data missing) or ``failed``.
 
     ``reused``: the result of an earlier run with the same inputs was kept
-    (the chapter cache). ``kept``: after a failure, when the last good result
-    that the book still shows finished (None: there was none).
+    (the chapter cache). ``missing``: registry keys it could not fetch;
+    ``holes``: glue keys its prose quotes that it did not glue. ``kept``:
+    after a failure, when the last good result that the book still shows
+    finished (None: there was none).
     """
 
     name: str
@@ -295,6 +297,7 @@ class ChapterRun:
     seconds: float = 0.0
     reused: bool = False
     missing: list[str] = field(default_factory=list)
+    holes: list[str] = field(default_factory=list)
     error: ChapterFailed | None = None
     kept: str | None = None
 
@@ -382,16 +385,16 @@ def execute_chapter(chapter: Chapter, layout: Layout, *, force: bool = True) -> 
     seconds = time.perf_counter() - t0
     tmp.unlink(missing_ok=True)
     _show_parameters(executed, _how(layout.profile, chapter.overrides), chapter.parameters)
-    pages.fill_holes(executed)
+    holes = pages.fill_holes(executed)
     missing = pages.missing_data(executed)
     _atomic_write_notebook(executed, out)
     chapter_cache.write(chapter_cache.Manifest(
         chapter=name, profile=layout.profile, parameters=chapter.parameters,
         overrides=list(chapter.overrides), inputs=chapter.inputs, key=chapter.key,
         status="degraded" if missing else "complete", finished=_now(), seconds=round(seconds, 1),
-        missing_data=missing), manifest_path)
+        missing_data=missing, holes=holes), manifest_path)
     failed.unlink(missing_ok=True)
-    return ChapterRun(name, "degraded" if missing else "complete", seconds, missing=missing)
+    return ChapterRun(name, "degraded" if missing else "complete", seconds, missing=missing, holes=holes)
 
 
 def _placeholder(name: str, layout: Layout, run: ChapterRun | None) -> str:
@@ -522,7 +525,9 @@ def _line(run: ChapterRun) -> str:
     if run.reused:
         return "complete (unchanged since its last run: reused)"
     if run.status == "complete":
-        return f"complete ({run.seconds:.1f} s)"
+        unglued = (f"; its prose quotes values it did not glue, shown as not computed: {', '.join(run.holes)}"
+                   if run.holes else "")
+        return f"complete ({run.seconds:.1f} s){unglued}"
     if run.status == "degraded":
         return f"degraded ({run.seconds:.1f} s): data not available: {', '.join(run.missing)}"
     kept = (f"the book keeps its last good result ({run.kept})" if run.kept
@@ -550,7 +555,7 @@ class Report:
                  f"{self.count('complete')} complete"
                  + (f" ({reused} reused, unchanged)" if reused else "")
                  + f", {self.count('degraded')} degraded, {self.count('failed')} failed"]
-        lines += [f"  {r.name}: {_line(r)}" for r in self.runs if r.status != "complete"]
+        lines += [f"  {r.name}: {_line(r)}" for r in self.runs if r.status != "complete" or r.holes]
         for r in self.runs:
             if r.error is not None:
                 lines.append(str(r.error))

@@ -33,8 +33,10 @@ class Manifest:
     """The record of one chapter run: its inputs, their key, and how it went.
 
     ``status`` is ``"complete"`` or ``"degraded"`` (some registered data file
-    could not be fetched; ``missing_data`` lists them). ``finished`` is an ISO
-    time (UTC), ``seconds`` the wall time of the execution.
+    could not be fetched; ``missing_data`` lists them). ``holes``: glue keys
+    the chapter's prose quotes but the run did not glue (shown as "not
+    computed"). ``finished`` is the time it ended (UTC), ``seconds`` the wall
+    time of the execution.
     """
 
     chapter: str
@@ -47,6 +49,7 @@ class Manifest:
     finished: str
     seconds: float
     missing_data: list[str] = field(default_factory=list)
+    holes: list[str] = field(default_factory=list)
 
 
 def _sha256_files(files: list[Path], base: Path) -> str:

@@ -304,7 +304,9 @@ def cli(argv: list[str]) -> int:
         print(df.to_csv(index=False), end="")
     else:
         cols = ["name", "kind", "cls", "k", "lam", "r2", "n", "rms", "max_abs", "q90_q10", "q99_q50"]
-        if args.by == "pooled":
+        if args.by == "kind":  # a kind's row is named by its kind: one column says it
+            cols.remove("name")
+        elif args.by == "pooled":
             cols = ["name", "k", "lam", "r2", "ks", "n", "rms", "max_abs", "q90_q10", "q99_q50", "method"]
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     return 0

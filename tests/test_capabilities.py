@@ -1,6 +1,4 @@
-"""Capability curves from the mirrored Pythia evals, and run probes in the tidy layout."""
-
-import os
+"""Capability curves from the registered Pythia evals, and run probes in the tidy layout."""
 
 import numpy as np
 import pandas as pd
@@ -10,15 +8,7 @@ from npmk import data
 from npmk.capabilities import COLUMNS, pythia_eval_keys, pythia_evals, run_probes
 
 
-@pytest.fixture()
-def mirror():
-    path = os.environ.get("NPMK_MIRROR")
-    if not path:
-        pytest.fail("NPMK_MIRROR is not set: CI points it at the data mirror (e.g. /work/shared/mirror)")
-    return path
-
-
-def test_pythia_70m_curves_from_mirror(mirror):
+def test_pythia_70m_curves_from_the_registry(needs_data):
     df = pythia_evals(["70m"])
     assert list(df.columns) == COLUMNS
     steps = sorted(df["step"].unique())
@@ -30,7 +20,7 @@ def test_pythia_70m_curves_from_mirror(mirror):
     assert df["stderr"].notna().all()
 
 
-def test_unknown_size_and_task_fail_clearly(mirror):
+def test_unknown_size_and_task_fail_clearly(needs_data):
     with pytest.raises(KeyError, match="pythia-1b"):
         pythia_evals(["1b"])
     with pytest.raises(KeyError, match="no_such_task"):

@@ -9,8 +9,7 @@ from npmk import database as D
 
 
 @pytest.fixture(scope="module")
-def db():
-    # CI sets NPMK_MIRROR; without it the registry downloads the file
+def db(needs_data):
     return D.load()
 
 

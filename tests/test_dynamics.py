@@ -1,11 +1,10 @@
 """npmk.dynamics: loaders on the paper's published derived data, the numbers recomputed
 from it (GUIDE §4, to their printed precision), and the closed loop / bridge / shares
-on synthetic inputs with known answers.  The data tests read NPMK_MIRROR (CI sets it)."""
+on synthetic inputs with known answers.  The data tests fetch the files through the registry."""
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pandas as pd
@@ -17,14 +16,8 @@ from npmk.weibull import rms_over_lambda
 W, T = dy.PAPER_WARMUP, dy.PAPER_STEPS
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _mirror():
-    """The published files resolve offline only through the mirror CI provides."""
-    assert os.environ.get("NPMK_MIRROR"), "set NPMK_MIRROR to the data mirror (CI sets it)"
-
-
 @pytest.mark.parametrize("run", list(dy.FORCE_LOGS))
-def test_force_logs_load_tidy_and_consistent(run):
+def test_force_logs_load_tidy_and_consistent(run, needs_data):
     df = dy.load_force_log(run)
     assert {"run", "arch", "step", "group", "align", "inject", "decay", "rms", "lr"} <= set(df.columns)
     arch = dy.FORCE_LOGS[run][1]
@@ -38,7 +31,7 @@ def test_force_logs_load_tidy_and_consistent(run):
         np.testing.assert_allclose(n_implied, n_cfg, rtol=1e-6)
 
 
-def test_trajectories_and_per_block_load():
+def test_trajectories_and_per_block_load(needs_data):
     for run in dy.TRAJECTORIES:
         t = dy.load_trajectory(run)
         assert list(t.columns) == ["step", "k", "lam", "rms", "lam_over_rms"]
@@ -51,7 +44,7 @@ def test_trajectories_and_per_block_load():
     np.testing.assert_allclose(pb.set_index("step")["pb_k"].loc[med.index], med, atol=6e-5)
 
 
-def test_baseline_rms_is_the_trajectory_rms():
+def test_baseline_rms_is_the_trajectory_rms(needs_data):
     f = dy.load_force_log("baseline").set_index("step")["rms"]
     t = dy.load_trajectory("baseline").set_index("step")["rms"]
     common = f.index.intersection(t.index)
@@ -59,7 +52,7 @@ def test_baseline_rms_is_the_trajectory_rms():
     np.testing.assert_allclose(f.loc[common], t.loc[common], rtol=2e-4)  # fp32 RMS of the same weights
 
 
-def test_rise_phase_shares_reproduce_paper():
+def test_rise_phase_shares_reproduce_paper(needs_data):
     seeds = dy.published_forces(["seed1", "seed2", "seed3", "seed4"])
     s = dy.rise_share_summary(seeds[seeds["group"] == "class:Transmission"], W, T)
     assert round(100 * s["share_min"].min(), 2) == 88.32
@@ -69,7 +62,7 @@ def test_rise_phase_shares_reproduce_paper():
     assert round(100 * ll["share_max"].max(), 2) == 93.40
 
 
-def test_superweight_removal():
+def test_superweight_removal(needs_data):
     step, share, no_sw = dy.superweight_effect(dy.load_force_log("seed1"), W, T)
     assert (round(100 * share, 2), round(100 * no_sw, 2)) == (93.78, 93.45)
     # the published percentage column agrees with shares computed from the forces
@@ -78,7 +71,7 @@ def test_superweight_removal():
     np.testing.assert_allclose(100 * s1["share_align"].to_numpy(), raw["align_pct"].to_numpy(), rtol=1e-9)
 
 
-def test_force_table_matches_paper_to_printed_digits():
+def test_force_table_matches_paper_to_printed_digits(needs_data):
     table = dy.force_table(dy.load_force_log("baseline"))
     for _, row in table.iterrows():
         rms, a, i, d = dy.PAPER_FORCE_TABLE[int(row["step"])]
@@ -86,7 +79,7 @@ def test_force_table_matches_paper_to_printed_digits():
         assert (round(row["align_pct"], 1), round(row["inj_pct"], 1), round(row["decay_pct"], 1)) == (a, i, d)
 
 
-def test_k_lock_and_peaks():
+def test_k_lock_and_peaks(needs_data):
     assert round(dy.k_lock(dy.load_per_layer("baseline")), 4) == 1.2002
     assert round(dy.k_lock(dy.load_per_layer("llama")), 4) == 1.2033
     assert round(dy.k_lock(dy.load_real_perblock_k()), 4) == 1.1904
@@ -104,7 +97,7 @@ def _real_closed_loop():
     return c, loop
 
 
-def test_real_pythia_closed_loop_and_error_split():
+def test_real_pythia_closed_loop_and_error_split(needs_data):
     c, loop = _real_closed_loop()
     # our Euler integrator reproduces the paper's own lambda_pred column
     np.testing.assert_allclose(loop.lam_pred, c["lam_pred"], rtol=5e-4)
@@ -152,14 +145,14 @@ def test_bridge_formula_against_sampled_weibull():
     assert math.isclose(rms_over_lambda(k), math.sqrt(weibull_min(k).moment(2)), rel_tol=1e-12)
 
 
-def test_shares_sum_to_one():
+def test_shares_sum_to_one(needs_data):
     df = dy.with_shares(dy.published_forces(["baseline", "llama_qk"]))
     total = df["share_align"] + df["share_inject"] + df["share_decay"]
     np.testing.assert_allclose(total, 1.0, rtol=1e-12)
     assert (df[["share_align", "share_inject", "share_decay"]] >= 0).all().all()
 
 
-def test_bad_inputs_raise():
+def test_bad_inputs_raise(needs_data):
     with pytest.raises(KeyError, match="unknown published run"):
         dy.load_force_log("seed9")
     with pytest.raises(ValueError, match="increasing"):
