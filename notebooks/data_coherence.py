@@ -33,7 +33,7 @@ centre = "small"  # train under this size's default steps, warmup, η and λ_wd 
 snap_every = 50
 seed = 0
 rhos = [0.0, 0.25, 0.5, 0.9]  # fractions of training tokens replaced by random ids
-prose_corpus = "docstrings"  # "docstrings" (stdlib docstrings, built offline), a text file or directory, or None to skip
+prose_corpus: str | None = "docstrings"  # "docstrings" (stdlib docstrings, built offline), a text file or directory, or None to skip
 pair_bytes = 200_000  # corpus bytes for both sides of the code-vs-prose pair
 published = True
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import yaml
 
 from npmk import chapter_cache, pages
-from npmk.parameters import Declared, conform_all, declared_parameters, parse_overrides
+from npmk.parameters import conform_all, declared_parameters, parse_overrides
 
 __all__ = [
     "PROFILES",
@@ -246,7 +246,12 @@ def _show_parameters(nb, how: str, params: dict) -> None:
 
 @dataclass(frozen=True)
 class Chapter:
-    """A chapter ready to run: its source notebook, checked parameters and cache key."""
+    """A chapter ready to run: its source notebook, checked parameters and cache key.
+
+    ``overrides`` names the parameters set on the command line; ``inputs`` is
+    what its result depends on (:func:`npmk.chapter_cache.inputs`), ``key``
+    their hash.
+    """
 
     name: str
     nb: object
@@ -273,7 +278,7 @@ def prepare(name: str, layout: Layout, profile_parameters: dict,
         raise FileNotFoundError(f"chapter {name!r} has no source: {src} does not exist")
     nb = jupytext.read(src, fmt="py:percent")  # the convention for every chapter source
     try:
-        declared: dict[str, Declared] = declared_parameters(nb)
+        declared = declared_parameters(nb)
     except ValueError as exc:
         raise ValueError(f"chapter {name!r} ({src}): {exc}") from None
     params = conform_all(name, declared, profile_parameters, overrides or {})
@@ -547,7 +552,7 @@ class Report:
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.runs)
 
-    def summary(self) -> str:
+    def summary(self, partial: bool = False) -> str:
         """A few lines for the terminal: chapters complete, degraded and failed, and why."""
         n = len(self.runs)
         reused = sum(r.reused for r in self.runs)
@@ -561,8 +566,8 @@ class Report:
                 lines.append(str(r.error))
         if self.count("degraded"):
             lines.append("degraded chapters lack registered data files: connect to the internet or set "
-                         "NPMK_MIRROR to a data mirror (README, 'Data'), or pass --partial to accept "
-                         "a partial book")
+                         "NPMK_MIRROR to a data mirror (README, 'Data')"
+                         + ("" if partial else ", or pass --partial to accept a partial book"))
         if self.index is not None:
             lines.append(f"book: {self.index}")
         return "\n".join(lines)
@@ -655,5 +660,5 @@ def cli(argv: list[str]) -> int:
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"npmk {command}: error: {exc}", file=sys.stderr)
         return 1
-    print(report.summary())
+    print(report.summary(args.partial))
     return report.exit_status(args.partial)
