@@ -39,7 +39,6 @@ import math
 import os
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 from myst_nb import glue
@@ -59,15 +58,6 @@ def pooled_k(source, trim: float, **kw) -> tuple[float, str]:
         return float(measure(source, by="pooled", trim=trim, progress=False, **kw)["k"].iloc[0]), ""
     except Exception as exc:
         return math.nan, f"{type(exc).__name__}: {exc}"[:240]
-
-
-def thin(steps: list[int], n: int) -> list[int]:
-    """At most n steps, spread evenly in log(step) and always keeping the last."""
-    steps = sorted(s for s in steps if s > 0)
-    if len(steps) <= n:
-        return steps
-    idx = np.unique(np.round(np.geomspace(1, len(steps), n)).astype(int) - 1)
-    return [steps[i] for i in idx]
 
 
 # %% [markdown]
@@ -108,7 +98,7 @@ if errors:
 # %%
 series = []
 for name, run in run_objs.items():
-    for step in thin(run.snapshot_steps, max_snapshots):
+    for step in run.thinned_steps(max_snapshots, keep_zero=False):
         sd = run.snapshot(step)
         for t in trims:
             k, err = pooled_k(sd, t, family=run.family)

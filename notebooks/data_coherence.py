@@ -54,7 +54,8 @@ from npmk.corpus import stdlib_files
 from npmk.data import cache_dir, load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import get_run
-from npmk.trajectory import centred_config, decay_horizon, detect_phases, lambda_trajectory
+from npmk.snapshots import snapshot_fits
+from npmk.trajectory import centred_config, decay_horizon, detect_phases
 
 npmk.style.use()
 
@@ -119,7 +120,7 @@ runs = {rho: get_run(centred_config(arch, size, centre, seed=seed, snap_every=sn
 
 def transmission_lambda(run):
     """Aggregate Transmission λ per snapshot (steps ≥ 1)."""
-    tr = lambda_trajectory(run, classes=("Transmission",), progress=False)
+    tr = snapshot_fits(run, levels=("class",))
     return tr[(tr.level == "class") & (tr.step > 0)].sort_values("step")[["step", "k", "lam"]]
 
 

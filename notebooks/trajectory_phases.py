@@ -60,6 +60,7 @@ from npmk import dynamics
 from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
+from npmk.snapshots import snapshot_fits
 from npmk.trajectory import (
     PHASES,
     centred_config,
@@ -67,7 +68,6 @@ from npmk.trajectory import (
     decay_timescale,
     detect_phases,
     equilibrium_ratio,
-    lambda_trajectory,
     phase_table,
 )
 
@@ -98,7 +98,7 @@ def legend_phases(ax):
 
 # %%
 runs = {a: get_run(RunConfig(arch=a, size=size, seed=seed, steps=steps)) for a in arches}
-traj = pd.concat([lambda_trajectory(r).assign(arch=a) for a, r in runs.items()], ignore_index=True)
+traj = pd.concat([snapshot_fits(r, classes=("Transmission", "Selection")).assign(arch=a) for a, r in runs.items()], ignore_index=True)
 traj = traj[traj.step > 0]  # log-step axes; step 0 equals step 1 to within one update
 cls_phases = phase_table(traj[traj.level == "class"], by=["arch", "cls"])
 cls_phases
@@ -225,7 +225,7 @@ sweep_cfgs += [("wd", x, centred_config(sweep_arch, sweep_size, sweep_centre, se
 rows, curves = [], []
 for knob, x, cfg in sweep_cfgs:
     run = get_run(cfg)
-    tr = lambda_trajectory(run, classes=("Transmission",), progress=False)
+    tr = snapshot_fits(run, levels=("class",))
     d = tr[(tr.level == "class") & (tr.step > 0)].sort_values("step")
     ph = detect_phases(d.step.to_numpy(), d.lam.to_numpy())
     f = run.forces[run.forces.group == "class:Transmission"]

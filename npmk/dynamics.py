@@ -34,7 +34,6 @@ paper's published derived data (:func:`published_forces`, registry keys under
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -43,8 +42,7 @@ import pandas as pd
 
 from . import data
 from .forces import shares
-from .skeleton import classify
-from .weibull import fit, rms_over_lambda
+from .weibull import rms_over_lambda
 
 __all__ = [
     "PREFIX",
@@ -76,8 +74,6 @@ __all__ = [
     "error_split",
     "k_lock",
     "bridge_gap",
-    "class_fit",
-    "snapshot_fits",
     "rms_units",
     "higher_order_share",
 ]
@@ -436,44 +432,6 @@ def bridge_gap(k, lam, rms) -> pd.DataFrame:
     measured = np.atleast_1d(np.asarray(rms, dtype=float)) / np.atleast_1d(np.asarray(lam, dtype=float))
     gamma = np.array([rms_over_lambda(x) for x in k_a])
     return pd.DataFrame({"k": k_a, "measured": measured, "gamma": gamma, "rel_gap": measured / gamma - 1})
-
-
-def class_fit(snapshot: Mapping[str, "object"], family: str, cls: str = "Transmission", trim: float = 0.8) -> dict:
-    """Pooled Weibull fit of one component class of a snapshot (name → tensor).
-
-    Returns k, lam, rms = √mean(w²) over the class, w2 = ‖W‖² (sum over the
-    class) and n (elements); λ and RMS in weight units.
-    """
-    parts = [t.detach().double().reshape(-1).numpy() for name, t in snapshot.items()
-             if classify(name, tuple(t.shape), family).cls == cls]
-    if not parts:
-        raise ValueError(f"snapshot has no {cls} matrices under the {family} rules")
-    w = np.concatenate(parts)
-    res = fit(np.abs(w), trim=trim, name=f"{cls} class")
-    w2 = float(w @ w)
-    return {"k": res.k, "lam": res.lam, "rms": math.sqrt(w2 / w.size), "w2": w2, "n": int(w.size)}
-
-
-def snapshot_fits(run, steps: Iterable[int] | None = None, cls: str = "Transmission",
-                  progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Weibull fits of a training run's snapshots (``npmk.runs.Run``).
-
-    Returns (per_tensor, pooled): per_tensor has step, name, kind, cls, k, lam, rms
-    for every matrix of class ``cls`` (from :func:`npmk.measure.measure`, by
-    tensor; other classes are not fitted, to save time); pooled has step, k, lam,
-    rms, w2, n of the class as a whole (:func:`class_fit`).
-    """
-    from .measure import measure
-
-    per_tensor, pooled = [], []
-    for step in (run.snapshot_steps if steps is None else steps):
-        snap = {name: t for name, t in run.snapshot(step).items()
-                if classify(name, tuple(t.shape), run.family).cls == cls}
-        tab = measure(snap, family=run.family, by="tensor", progress=progress)
-        per_tensor.append(tab[["name", "kind", "cls", "k", "lam", "rms"]].assign(step=step))
-        pooled.append({"step": step, **class_fit(snap, run.family, cls)})
-    per = pd.concat(per_tensor, ignore_index=True)
-    return per[["step", "name", "kind", "cls", "k", "lam", "rms"]], pd.DataFrame(pooled)
 
 
 def rms_units(forces: pd.DataFrame, n_params: int) -> pd.DataFrame:

@@ -129,6 +129,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -344,6 +345,28 @@ class Run:
     @property
     def snapshot_steps(self) -> list[int]:
         return list(self.manifest["snapshot_steps"])
+
+    def thinned_steps(self, n: int, *, spacing: str = "log", keep_zero: bool = True) -> list[int]:
+        """At most ``n`` snapshot steps, spread evenly in log(index + 1) or linearly, always with the last.
+
+        ``spacing="log"`` takes the steps at indices round(geomspace(1, m, n)) − 1
+        of the m candidates (dense early, where k and λ move fastest);
+        ``"linear"`` at indices ⌊linspace(0, m − 1, n)⌋.  Either way the first
+        candidate is kept, so ``keep_zero`` (step 0, the initialisation) decides
+        whether it is a candidate.  Fewer than ``n`` candidates: all of them.
+        """
+        if n < 1:
+            raise ValueError(f"thinned_steps needs n ≥ 1, got {n}")
+        if spacing not in {"log", "linear"}:
+            raise ValueError(f"spacing must be 'log' or 'linear', got {spacing!r}")
+        steps = [s for s in self.snapshot_steps if keep_zero or s > 0]
+        if len(steps) <= n:
+            return steps
+        if spacing == "log":
+            idx = np.round(np.geomspace(1, len(steps), n)).astype(int) - 1
+        else:
+            idx = np.linspace(0, len(steps) - 1, n).astype(int)
+        return [steps[i] for i in np.unique(idx)]
 
     def snapshot_path(self, step: int) -> Path:
         if step not in self.manifest["snapshot_steps"]:

@@ -30,13 +30,11 @@ more.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 __all__ = [
     "PHASES",
@@ -46,8 +44,6 @@ __all__ = [
     "decay_timescale",
     "decay_horizon",
     "equilibrium_ratio",
-    "layer_of",
-    "lambda_trajectory",
     "centred_config",
 ]
 
@@ -179,57 +175,6 @@ def equilibrium_ratio(align: Any, inject: Any, decay: Any) -> np.ndarray:
     if np.any(d <= 0):
         raise ValueError("decay force must be positive (weight decay off?) for the equilibrium ratio")
     return (-a + i) / d
-
-
-_LAYER = re.compile(r"\.(\d+)\.")
-
-
-def layer_of(name: str) -> int | None:
-    """Block index of a parameter name (first ``.<int>.`` component), None for non-block tensors."""
-    m = _LAYER.search(name)
-    return int(m.group(1)) if m else None
-
-
-def lambda_trajectory(
-    run: Any,
-    steps: list[int] | None = None,
-    classes: tuple[str, ...] = ("Transmission", "Selection"),
-    trim: float = 0.8,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Weibull λ (and k) over a training run, per tensor, per layer and per class.
-
-    For each snapshot step, tensors are measured with
-    ``npmk.measure(run.snapshot(step), family=run.family, by="tensor")``; the
-    layer level is one fit to the pooled |w| of a class's matrices in one
-    block, the class level one fit to the pooled |w| of the whole class
-    (paper 003's aggregate λ).  Returns a long table with columns
-    step, level ("tensor" | "layer" | "class"), name, cls, layer, k, lam.
-    """
-    # the engine pulls in torch and transformers; phase detection above stays light without it
-    from npmk.measure import measure
-    from npmk.weibull import fit
-
-    steps = list(run.snapshot_steps if steps is None else steps)
-    rows = []
-    for step in tqdm(steps, desc="λ trajectory", disable=not progress, leave=False):
-        snap = run.snapshot(step)
-        per = measure(snap, family=run.family, by="tensor", trim=trim, progress=False)
-        per = per[per["cls"].isin(classes)]
-        if per.empty:
-            raise ValueError(f"snapshot {step} of {run.dir} has no tensors of classes {classes}")
-        per = per.assign(layer=per["name"].map(layer_of))
-        for r in per.itertuples():
-            rows.append(dict(step=step, level="tensor", name=r.name, cls=r.cls, layer=r.layer, k=r.k, lam=r.lam))
-        for (cls, layer), g in per.dropna(subset=["layer"]).groupby(["cls", "layer"]):
-            x = np.concatenate([snap[n].detach().abs().double().ravel().numpy() for n in g["name"]])
-            f = fit(x, trim=trim)
-            rows.append(dict(step=step, level="layer", name=f"{cls}/L{int(layer)}", cls=cls, layer=int(layer), k=f.k, lam=f.lam))
-        for cls, g in per.groupby("cls"):
-            x = np.concatenate([snap[n].detach().abs().double().ravel().numpy() for n in g["name"]])
-            f = fit(x, trim=trim)
-            rows.append(dict(step=step, level="class", name=cls, cls=cls, layer=None, k=f.k, lam=f.lam))
-    return pd.DataFrame(rows)
 
 
 def centred_config(arch: str, size: str, centre: str, *, seed: int = 0, snap_every: int | None = None,

@@ -8,7 +8,6 @@ from npmk.trajectory import (
     decay_timescale,
     detect_phases,
     equilibrium_ratio,
-    layer_of,
     phase_table,
 )
 
@@ -76,45 +75,3 @@ def test_equilibrium_bookkeeping():
     assert r[0] > 1 and r[1] == pytest.approx(1.0) and r[2] < 1
     with pytest.raises(ValueError, match="decay"):
         equilibrium_ratio([-1.0], [0.0], [0.0])
-
-
-def test_layer_of():
-    assert layer_of("gpt_neox.layers.3.mlp.dense_h_to_4h.weight") == 3
-    assert layer_of("model.layers.11.self_attn.q_proj.weight") == 11
-    assert layer_of("gpt_neox.embed_in.weight") is None
-
-
-class _FakeRun:
-    """Snapshots whose matrices are fresh N(0, σ_t²) draws with a known rise-peak-relax σ_t."""
-
-    family = "gpt_neox"
-    dir = "fake-run"
-    snapshot_steps = [1, 10, 100, 300, 1000, 3000]
-    sigma = {1: 0.02, 10: 0.021, 100: 0.03, 300: 0.05, 1000: 0.04, 3000: 0.035}
-
-    def __init__(self):
-        import torch
-
-        from npmk.zoo import build
-
-        self._names = {k: tuple(v.shape) for k, v in build("gpt_neox", "tiny").state_dict().items()}
-        self._torch = torch
-
-    def snapshot(self, step):
-        g = self._torch.Generator().manual_seed(step)
-        return {k: self._torch.randn(shape, generator=g) * self.sigma[step] for k, shape in self._names.items()}
-
-
-def test_lambda_trajectory_on_known_scales_finds_the_peak():
-    from npmk.trajectory import lambda_trajectory
-
-    run = _FakeRun()
-    traj = lambda_trajectory(run, progress=False)
-    assert set(traj.level) == {"tensor", "layer", "class"}
-    cls = traj[(traj.level == "class") & (traj.cls == "Transmission")].sort_values("step")
-    # half-normal magnitudes: λ = 0.8875 σ for the middle-80% fit (GUIDE §1)
-    np.testing.assert_allclose(cls.lam / [run.sigma[s] for s in cls.step], 0.8875, rtol=0.03)
-    ph = detect_phases(cls.step.to_numpy(), cls.lam.to_numpy())
-    assert ph.peak_step == 300 and ph.relaxed
-    layers = traj[(traj.level == "layer") & (traj.cls == "Transmission")]
-    assert sorted(layers.layer.unique()) == sorted({layer_of(n) for n in run._names if ".layers." in n})
