@@ -187,19 +187,23 @@ def parameters_for(profiles: dict, name: str, profile: str) -> dict:
     return dict((profiles.get(name) or {}).get(profile) or {})
 
 
-def _atomic_write_notebook(nb, path: Path) -> None:
-    import nbformat
-
+def _atomic_write_text(text: str, path: Path) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old or the new file, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # a plain open (not mkstemp, which makes the file 0600) keeps the umask's permissions
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            nbformat.write(nb, fh)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _atomic_write_notebook(nb, path: Path) -> None:
+    import nbformat
+
+    _atomic_write_text(nbformat.writes(nb), path)
 
 
 def _where(src: Path, root: Path, cell_source: str) -> str:
@@ -460,6 +464,7 @@ def _stage(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None 
         else:
             stand_in.write_text(_placeholder(name, layout, (runs or {}).get(name)))
             keys[name] = None
+    _generate_pages(layout)
     for page in (layout.src / "book").rglob("*.md"):
         text = page.read_text()
         filled = pages.fill_cross_refs(
@@ -467,6 +472,33 @@ def _stage(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None 
             lambda p: keys.get(p.stem) if p.parent == layout.executed.resolve() else None)
         if filled != text:
             page.write_text(filled)
+
+
+#: the published claims that the generated pages set our values beside (npmk.ledger)
+CLAIMS = Path("data") / "published" / "claims.csv"
+#: pages generated on every build, relative to the staging tree
+LEDGER_PAGE = Path("book") / "ledger.md"
+RESULTS_FRAGMENT = Path("book") / "results.md"  # included by book/intro.md
+
+
+def _generate_pages(layout: Layout) -> None:
+    """Write the pages made of the chapters' values: the ledger and the landing page's results summary.
+
+    They are generated from the project's ``data/published/claims.csv`` and
+    the executed notebooks of this build tree on every build, never copied, so
+    they cannot lag behind a chapter; a claim whose chapter has no result here
+    says that it did not run. A project without a claims table has no
+    generated pages.
+    """
+    from npmk import ledger
+
+    if not (layout.root / CLAIMS).is_file():
+        return
+    claims = ledger.load_claims(layout.root / CLAIMS)
+    page = layout.src / LEDGER_PAGE
+    _atomic_write_text(ledger.ledger_markdown(layout.executed, page.parent, claims), page)
+    _atomic_write_text(ledger.summary_markdown(layout.executed, "ledger", claims),
+                       layout.src / RESULTS_FRAGMENT)
 
 
 def _glued_keys(path: Path) -> set[str]:

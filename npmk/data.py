@@ -151,16 +151,22 @@ def fetch(key: str) -> Path:
         ) from exc
 
 
+#: whether this process (a chapter's kernel) has shown the full missing-data note yet
+_noted_missing = False
+
+
 def load_or_note_missing(loader: Callable[..., T], *args, **kwargs) -> T | None:
     """``loader(*args, **kwargs)``, or ``None`` after a note on the page when data is missing.
 
     For notebooks: a registry file that cannot be fetched (:class:`MissingDataError`)
-    must not stop the chapter. The note (shown with IPython's ``display``) says
-    first what to do, then folds the error away; its output metadata
-    ``{"npmk": {"missing_data": key}}`` lets ``npmk book`` report the chapter as
-    degraded. The cells that need the data test for ``None``. Any other
-    exception, an unregistered key included, propagates.
+    must not stop the chapter. The first note of a chapter (one kernel) says
+    what to do, then folds the error away; later ones name their file in one
+    line. Each carries the output metadata ``{"npmk": {"missing_data": key}}``,
+    by which ``npmk book`` reports the chapter as degraded. The cells that need
+    the data test for ``None``. Any other exception, an unregistered key
+    included, propagates.
     """
+    global _noted_missing
     try:
         return loader(*args, **kwargs)
     except MissingDataError as err:
@@ -168,9 +174,14 @@ def load_or_note_missing(loader: Callable[..., T], *args, **kwargs) -> T | None:
 
         from IPython.display import Markdown, display  # a notebook-only dependency, not the package's
 
-        display(Markdown(
-            f"**Not available in this build:** `{err.key}`. This part is skipped; to compute it, "
-            f"connect to the internet or set `{MIRROR_ENV}` to a data mirror (README, *Data*) and "
-            f"rerun the chapter.\n\n<details><summary>What failed</summary>\n\n<pre>{escape(str(err))}</pre>"
-            "\n\n</details>"), metadata={"npmk": {"missing_data": err.key}})
+        if _noted_missing:
+            text = (f"**Also not available:** `{err.key}`; this part is skipped too (internet or "
+                    f"`{MIRROR_ENV}`, as above).")
+        else:
+            text = (f"**Not available in this build:** `{err.key}`. This part is skipped; to compute it, "
+                    f"connect to the internet or set `{MIRROR_ENV}` to a data mirror (README, *Data*) "
+                    "and rerun the chapter.")
+        _noted_missing = True
+        display(Markdown(f"{text}\n\n<details><summary>What failed</summary>\n\n<pre>{escape(str(err))}"
+                         "</pre>\n\n</details>"), metadata={"npmk": {"missing_data": err.key}})
         return None

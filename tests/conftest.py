@@ -36,18 +36,21 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def needs_data() -> None:
+def needs_data(tmp_path_factory) -> None:
     """Use (or ``pytest.mark.usefixtures("needs_data")``) in a test that reads registered data files.
 
     The files are fetched through the registry (network, or a mirror named by
     NPMK_MIRROR) with its hash checks; when neither provides them, the test
-    is skipped with one reason instead of failing.
+    is skipped with one reason instead of failing. The probe fetches into an
+    empty cache: files left in NPMK_CACHE by an earlier run do not count.
     """
-    try:
-        data.fetch(PROBE_KEY)
-    except data.MissingDataError:
-        pytest.skip("needs the registered data files: neither the network nor NPMK_MIRROR provides "
-                    "them (set NPMK_MIRROR to a data mirror, see the README's 'Data' section)")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NPMK_CACHE", str(tmp_path_factory.mktemp("probe-cache")))
+        try:
+            data.fetch(PROBE_KEY)
+        except data.MissingDataError:
+            pytest.skip("needs the registered data files: neither the network nor NPMK_MIRROR provides "
+                        "them (set NPMK_MIRROR to a data mirror, see the README's 'Data' section)")
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,7 @@ NEEDS_DATA = HEADER + textwrap.dedent(f"""\
     path = data.load_or_note_missing(data.fetch, key)
     if path is not None:
         glue("n_lines", len(path.read_text().splitlines()), display=False)
+    data.load_or_note_missing(data.fetch, data.keys("pythia/")[0])
 
     # %% [markdown]
     # The table has {{glue:text}}`n_lines` lines (the header included).
@@ -85,16 +86,17 @@ NEEDS_DATA = HEADER + textwrap.dedent(f"""\
 
 
 def _project(root: Path, chapters: dict[str, str | None], profiles: dict | None = None,
-             ledger: str | None = None) -> Path:
-    """A minimal npmk project: a toc of ``chapters`` (None: listed but no source yet)."""
+             pages: dict[str, str] | None = None) -> Path:
+    """A minimal npmk project: a toc of ``chapters`` (None: listed but no source yet), then ``pages``
+    ({name: markdown} under book/)."""
     (root / "notebooks").mkdir(parents=True)
     (root / "data").mkdir()
     (root / "book").mkdir()
     (root / "book" / "intro.md").write_text("# Intro\n")
     files = [{"file": f"notebooks/executed/{n}"} for n in chapters]
-    if ledger is not None:
-        (root / "book" / "ledger.md").write_text(ledger)
-        files.append({"file": "book/ledger"})
+    for name, text in (pages or {}).items():
+        (root / "book" / f"{name}.md").write_text(text)
+        files.append({"file": f"book/{name}"})
     toc = {"format": "jb-book", "root": "book/intro", "parts": [{"caption": "Chapters", "chapters": files}]}
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     (root / "_config.yml").write_text("title: test\nexecute:\n  execute_notebooks: 'off'\n")
@@ -302,11 +304,12 @@ def test_atomic_write_keeps_old_result_when_writing_fails(tmp_path, monkeypatch)
     target.write_text("old result")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
 
-    def broken_write(nb, fh, *args, **kwargs):
-        fh.write('{"half": ')
+    def broken_write(path, text, **kwargs):
+        with open(path, "w") as fh:
+            fh.write(text[:9])
         raise OSError("disk full")
 
-    monkeypatch.setattr(nbformat, "write", broken_write)
+    monkeypatch.setattr(Path, "write_text", broken_write)
     with pytest.raises(OSError, match="disk full"):
         book._atomic_write_notebook(nb, target)
     assert target.read_text() == "old result"
@@ -355,13 +358,14 @@ def test_without_data_the_chapter_is_degraded_and_the_exit_status_says_so(tmp_pa
     layout = book.Layout.of("smoke", root)
     # one short note: the advice first, the error chain folded away
     nb = nbformat.read(layout.result("needs"), as_version=4)
-    (note,) = [o for c in nb.cells for o in c.get("outputs", []) if "npmk" in o.get("metadata", {})]
-    text = note["data"]["text/markdown"]
-    assert text.startswith("**Not available in this build:**") and "NPMK_MIRROR" in text.split("<details>")[0]
-    assert "<summary>What failed</summary>" in text
+    first, second = [o["data"]["text/markdown"] for c in nb.cells for o in c.get("outputs", [])
+                     if "npmk" in o.get("metadata", {})]
+    assert first.startswith("**Not available in this build:**") and "NPMK_MIRROR" in first.split("<details>")[0]
+    assert "<summary>What failed</summary>" in first
+    assert second.startswith("**Also not available:**") and len(second.split("<details>")[0]) < 200
     # no sentence with a hole: the unglued value is marked in the prose
     assert f"The table has {pages.NOT_COMPUTED} lines" in _markdown(layout.result("needs"))
-    assert chapter_cache.read(layout.manifest("needs")).missing_data == [DATA_KEY]
+    assert chapter_cache.read(layout.manifest("needs")).missing_data == [DATA_KEY, data.keys("pythia/")[0]]
     # a partial book was asked for: exit 0; the degraded chapter is never reused from the cache
     assert book.cli(["book", "--profile", "smoke", "--no-html", "--partial"]) == 0
     out = capsys.readouterr().out
@@ -449,8 +453,8 @@ def test_manifest_records_the_inputs_and_survives_garbage(tmp_path):
 
 # -- pages that quote chapters are rebuilt with them -----------------------------------------------
 
-LEDGER = """\
-# Ledger
+NOTES = """\
+# Notes
 
 | claim | ours |
 | --- | --- |
@@ -458,22 +462,37 @@ LEDGER = """\
 | from a chapter not in this book | {glue:text}`../notebooks/executed/later.ipynb::doubled:.1f` |
 """
 
+CLAIMS = """\
+id,chapter,evidence,description,value,lo,hi,unit,statement,source,where,tol,tol_source,offline,glue,glue_verdict,fmt,note
+twice,good,independent,Twice x,10,,,,,toy,here,0,exact,,doubled,,.1f,
+later,later,independent,A claim of a chapter not written yet,1,,,,,toy,here,0,exact,,doubled,,.1f,
+"""
 
-def test_the_ledger_page_follows_a_rerun_chapter(tmp_path):
+
+def _text(html_page: Path) -> list[str]:
+    html = re.sub(r"<[^>]+>", "", html_page.read_text())
+    return [line.strip() for line in html.splitlines() if line.strip()]
+
+
+def test_pages_quoting_a_chapter_follow_its_rerun(tmp_path):
+    """The generated ledger, the landing page's summary and a hand-written page quoting a chapter
+    show the values of its latest run, and mark what this build does not have."""
     root = _project(tmp_path / "p", {"good": GOOD, "later": None}, {"good": {"smoke": {"x": 2}}},
-                    ledger=LEDGER)
-    report = book.build("smoke", root=root)
-    ledger_html = report.layout.html / "book" / "ledger.html"
+                    pages={"ledger": "# placeholder\n", "notes": NOTES})
+    (root / "book" / "intro.md").write_text("# Intro\n\n```{include} results.md\n```\n")
+    (root / "data" / "published").mkdir()
+    (root / "data" / "published" / "claims.csv").write_text(CLAIMS)
+    html = book.build("smoke", root=root).layout.html
+    ledger, notes, intro = (html / "book" / f"{n}.html" for n in ("ledger", "notes", "intro"))
+    assert "4.0" in _text(ledger) and "miss" in _text(ledger) and "not run in this profile" in _text(ledger)
+    assert "4.0" in _text(intro)
+    assert "4.0" in _text(notes) and "not run in this profile" in _text(notes)
 
-    def cells() -> list[str]:
-        html = re.sub(r"<[^>]+>", "", ledger_html.read_text())
-        return [line.strip() for line in html.splitlines() if line.strip()]
-
-    assert "4.0" in cells() and "not run in this profile" in cells()
     book.rerun("good", {"x": "5"}, "smoke", root=root)
-    assert "10.0" in cells() and "4.0" not in cells()
-    assert "Twice x is 10.0." in re.sub(r"<[^>]+>", "", (report.layout.html / "notebooks" / "executed"
-                                                         / "good.html").read_text())
+    for page in (ledger, intro, notes):
+        assert "10.0" in _text(page) and "4.0" not in _text(page), page.name
+    assert "reproduced" in _text(ledger)
+    assert "Twice x is 10.0." in _text(html / "notebooks" / "executed" / "good.html")
 
 
 # -- data registry -------------------------------------------------------------------
