@@ -110,8 +110,8 @@ STATS = ["spectral_norm", "stable_rank", "effective_rank", "topk_var", "alpha", 
 CLASSES = ["Transmission", "Selection"]
 
 
-def missing(exc: Exception) -> None:
-    display(Markdown(f"**Data missing** — {exc}"))
+def missing(exc: data.MissingDataError) -> None:
+    data.note_missing(exc)
 
 # %% [markdown]
 # ## Capabilities of real Pythia across training

@@ -566,7 +566,8 @@ def _line(run: ChapterRun) -> str:
                    if run.holes else "")
         return f"complete ({run.seconds:.1f} s){unglued}"
     if run.status == "degraded":
-        return f"degraded ({run.seconds:.1f} s): data not available: {', '.join(run.missing)}"
+        files = ", ".join(run.missing[:2]) + (f" and {len(run.missing) - 2} more" if len(run.missing) > 2 else "")
+        return f"degraded ({run.seconds:.1f} s): data not available: {files}"
     kept = (f"the book keeps its last good result ({run.kept})" if run.kept
             else "it has no earlier result; its page says so")
     return (f"FAILED in cell {run.error.cell_index} ({run.error.where}): "

@@ -23,7 +23,7 @@ from typing import Callable, TypeVar
 
 import pooch
 
-__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "load_or_note_missing", "keys", "url", "cache_dir"]
+__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "note_missing", "load_or_note_missing", "keys", "url", "cache_dir"]
 
 T = TypeVar("T")
 
@@ -155,33 +155,40 @@ def fetch(key: str) -> Path:
 _noted_missing = False
 
 
-def load_or_note_missing(loader: Callable[..., T], *args, **kwargs) -> T | None:
-    """``loader(*args, **kwargs)``, or ``None`` after a note on the page when data is missing.
+def note_missing(err: MissingDataError) -> None:
+    """Say on the page that the file of ``err`` is missing and this part is skipped.
 
-    For notebooks: a registry file that cannot be fetched (:class:`MissingDataError`)
-    must not stop the chapter. The first note of a chapter (one kernel) says
-    what to do, then folds the error away; later ones name their file in one
-    line. Each carries the output metadata ``{"npmk": {"missing_data": key}}``,
-    by which ``npmk book`` reports the chapter as degraded. The cells that need
-    the data test for ``None``. Any other exception, an unregistered key
-    included, propagates.
+    For notebooks. The first note of a chapter (one kernel) says what to do,
+    then folds the error away; later ones name their file in one line. Each
+    carries the output metadata ``{"npmk": {"missing_data": key}}``, by which
+    ``npmk book`` reports the chapter as degraded.
     """
     global _noted_missing
+    from html import escape
+
+    from IPython.display import Markdown, display  # a notebook-only dependency, not the package's
+
+    if _noted_missing:
+        text = (f"**Also not available:** `{err.key}`; this part is skipped too (internet or "
+                f"`{MIRROR_ENV}`, as above).")
+    else:
+        text = (f"**Not available in this build:** `{err.key}`. This part is skipped; to compute it, "
+                f"connect to the internet or set `{MIRROR_ENV}` to a data mirror (README, *Data*) "
+                "and rerun the chapter.")
+    _noted_missing = True
+    display(Markdown(f"{text}\n\n<details><summary>What failed</summary>\n\n<pre>{escape(str(err))}"
+                     "</pre>\n\n</details>"), metadata={"npmk": {"missing_data": err.key}})
+
+
+def load_or_note_missing(loader: Callable[..., T], *args, **kwargs) -> T | None:
+    """``loader(*args, **kwargs)``, or ``None`` after :func:`note_missing` when data is missing.
+
+    For notebooks: a registry file that cannot be fetched (:class:`MissingDataError`)
+    must not stop the chapter; the cells that need the data test for ``None``.
+    Any other exception, an unregistered key included, propagates.
+    """
     try:
         return loader(*args, **kwargs)
     except MissingDataError as err:
-        from html import escape
-
-        from IPython.display import Markdown, display  # a notebook-only dependency, not the package's
-
-        if _noted_missing:
-            text = (f"**Also not available:** `{err.key}`; this part is skipped too (internet or "
-                    f"`{MIRROR_ENV}`, as above).")
-        else:
-            text = (f"**Not available in this build:** `{err.key}`. This part is skipped; to compute it, "
-                    f"connect to the internet or set `{MIRROR_ENV}` to a data mirror (README, *Data*) "
-                    "and rerun the chapter.")
-        _noted_missing = True
-        display(Markdown(f"{text}\n\n<details><summary>What failed</summary>\n\n<pre>{escape(str(err))}"
-                         "</pre>\n\n</details>"), metadata={"npmk": {"missing_data": err.key}})
+        note_missing(err)
         return None
