@@ -27,11 +27,9 @@
 # ids (the lab's `corrupt` knob), and between code and prose?
 
 # %% tags=["parameters"]
-arch = "pythia"
-size = "tiny"  # model size (the lab's tiny model keeps the chapter within the CPU budget)
-centre = "small"  # train under this size's default steps, warmup, η and λ_wd (as the trajectory sweeps)
-snap_every = 50
-seed = 0
+# the lab's tiny model on the base runs' schedule (steps, warmup, η, λ_wd), as the trajectory sweeps:
+# within the CPU budget, same T/τ as the base runs; each ρ and corpus below overrides this spec
+run_spec = {"preset": "tiny-on-base", "arch": "pythia", "seed": 0, "snap_every": 50}
 rhos = [0.0, 0.25, 0.5, 0.9]  # fractions of training tokens replaced by random ids
 prose_corpus: str | None = "docstrings"  # "docstrings" (stdlib docstrings, built offline), a text file or directory, or None to skip
 pair_bytes = 200_000  # corpus bytes for both sides of the code-vs-prose pair
@@ -49,13 +47,13 @@ import matplotlib.pyplot as plt
 from myst_nb import glue
 
 import npmk.style
-from npmk import dynamics
+from npmk import dynamics_data
 from npmk.corpus import stdlib_files
 from npmk.data import cache_dir, load_or_note_missing
 from npmk.ledger import verdict
-from npmk.runs import get_run
+from npmk.runs import RunConfig, get_run
 from npmk.snapshots import snapshot_fits
-from npmk.trajectory import centred_config, decay_horizon, detect_phases
+from npmk.lambda_phases import decay_horizon, detect_lambda_phases
 
 npmk.style.use()
 
@@ -73,9 +71,9 @@ PAPER_PEAKS = {  # §7 table: configuration -> (data, published peak λ)
     "real Pythia-70M (published)": ("Pile, multi-domain", 0.035),
 }
 SOURCES = {  # which shipped trajectory holds each row; the 118M-token run is not shipped
-    "self-trained, wikitext-103 8M tokens × 31 epochs": (dynamics.load_trajectory, "baseline", "lam"),
-    "real Pythia-70M continued on wikitext-103": (dynamics.load_trajectory, "continue", "lam"),
-    "real Pythia-70M (published)": (dynamics.load_real_closure, None, "lam_obs"),
+    "self-trained, wikitext-103 8M tokens × 31 epochs": (dynamics_data.load_trajectory, "baseline", "lam"),
+    "real Pythia-70M continued on wikitext-103": (dynamics_data.load_trajectory, "continue", "lam"),
+    "real Pythia-70M (published)": (dynamics_data.load_real_closure, None, "lam_obs"),
 }
 rows = []
 for name, (data_desc, paper) in PAPER_PEAKS.items():
@@ -111,11 +109,12 @@ peaks_pub
 # lowers the predictable structure of the data without changing its source,
 # size, tokenizer, or anything about the optimizer. To stay within the book's
 # CPU budget these runs train the lab's `tiny` model (hidden 32, 2 layers) on
-# the `small` run's schedule (steps, warm-up, η, λ_wd; parameters `size` and
-# `centre`), so the optimizer regime and T/τ match the book's base runs.
+# the `small` run's schedule (steps, warm-up, η, λ_wd; the preset `tiny-on-base`
+# of the parameter `run_spec`), so the optimizer regime and T/τ match the book's base runs.
 
 # %%
-runs = {rho: get_run(centred_config(arch, size, centre, seed=seed, snap_every=snap_every, corrupt=rho)) for rho in rhos}
+lab = RunConfig.from_spec(run_spec)
+runs = {rho: get_run(RunConfig.from_spec(run_spec, corrupt=rho)) for rho in rhos}
 
 
 def transmission_lambda(run):
@@ -126,7 +125,7 @@ def transmission_lambda(run):
 
 def summary(run, lam):
     """Peak λ, its step, final λ, mean alignment over the run's first quarter, final validation loss."""
-    ph = detect_phases(lam.step.to_numpy(), lam.lam.to_numpy())
+    ph = detect_lambda_phases(lam.step.to_numpy(), lam.lam.to_numpy())
     f = run.forces[run.forces.group == "class:Transmission"]
     early = f[f.step < run.config.steps // 4]
     return dict(peak_lam=ph.peak_value, peak_step=ph.peak_step, end_lam=ph.end_value, relaxed=ph.relaxed,
@@ -146,7 +145,7 @@ for rho, d in lams.items():
 axes[0].set_xscale("log")
 axes[0].set_xlabel("optimizer step")
 axes[0].set_ylabel("Transmission λ (weight units)")
-axes[0].set_title(f"{arch}-{size}, stdlib code, corrupted")
+axes[0].set_title(f"{lab.arch}-{lab.size}, stdlib code, corrupted")
 axes[0].legend(fontsize=8)
 axes[1].plot(coh.rho, coh.peak_lam, "o-", color="C3")
 axes[1].set_xlabel("corruption ρ (fraction of training tokens randomised)")
@@ -236,9 +235,9 @@ if prose_corpus:
         raise FileNotFoundError(f"prose_corpus {prose_src} does not exist")
     pair_runs = {
         "code (stdlib source)": get_run(
-            centred_config(arch, size, centre, seed=seed, snap_every=snap_every, corpus_bytes=pair_bytes)),
+            RunConfig.from_spec(run_spec, corpus_bytes=pair_bytes)),
         f"prose ({'stdlib docstrings' if prose_corpus == 'docstrings' else prose_src.name})": get_run(
-            centred_config(arch, size, centre, seed=seed, snap_every=snap_every, corpus=str(prose_src), corpus_bytes=pair_bytes)),
+            RunConfig.from_spec(run_spec, corpus=str(prose_src), corpus_bytes=pair_bytes)),
     }
     pair_lams = {k: transmission_lambda(r) for k, r in pair_runs.items()}
     pair = pd.DataFrame([dict(corpus=k, tokens=r.data["n_tokens"], bytes=r.data["n_bytes"],
@@ -250,7 +249,7 @@ if prose_corpus:
     ax.set_xscale("log")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("Transmission λ (weight units)")
-    ax.set_title(f"{arch}-{size}: code vs prose, {pair_bytes / 1e6:.1f} MB each")
+    ax.set_title(f"{lab.arch}-{lab.size}: code vs prose, {pair_bytes / 1e6:.1f} MB each")
     ax.legend(fontsize=8)
     plt.show()
     glue("dc_code_peak", float(pair.peak_lam.iloc[0]), display=False)

@@ -32,7 +32,7 @@
 # 3. What does pooling matrices of different $\sigma$ do to the skeleton's $k$?
 
 # %% tags=["parameters"]
-size = "small"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
+zoo_size = "small"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
 seed = 0  # family i is built with seed + i, so the families are independent draws
 families = []  # families to measure (empty: all 14)
 per_tensor = True  # also fit every matrix on its own
@@ -113,7 +113,7 @@ glue("init_sd_k_65k", c_k / math.sqrt(65536), display=False)
 # rounding does to the fits of one family:
 
 # %%
-ref = zoo.unique_state_dict(zoo.build(families[0], size=size, seed=seed))
+ref = zoo.unique_state_dict(zoo.build(families[0], size=zoo_size, seed=seed))
 fits = {dt: measure({n: t.to(getattr(torch, dt)) for n, t in ref.items()}, by="kind", family=families[0],
                     trim=trim, progress=False).set_index("name")
         for dt in ("float32", dtype)}
@@ -130,7 +130,7 @@ del ref
 # %%
 kinds, tensors, pooled = [], [], []
 for i, fam in enumerate(families):
-    model = zoo.build(fam, size=size, seed=seed + i, dtype=getattr(torch, dtype))
+    model = zoo.build(fam, size=zoo_size, seed=seed + i, dtype=getattr(torch, dtype))
     sigma = zoo.sigma_init(model)
     state = zoo.unique_state_dict(model)
     n_layer = model.config.num_hidden_layers

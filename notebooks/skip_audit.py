@@ -34,7 +34,7 @@
 # 4. Where does the reference library {cite:p}`npmweibullpy` disagree, and who is right?
 
 # %% tags=["parameters"]
-size = "tiny"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
+zoo_size = "tiny"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
 seed = 0
 families = []  # families to audit (empty: all 14)
 detail_family = "gpt_neox"  # family whose full tensor-by-tensor audit is printed
@@ -101,7 +101,7 @@ display(rules.set_index(["family", "name suffix"]))
 # %%
 audits, archs = [], []
 for fam in families:
-    model = zoo.build(fam, size=size, seed=seed)
+    model = zoo.build(fam, size=zoo_size, seed=seed)
     state = zoo.unique_state_dict(model)  # a tied output head is the embedding, counted once
     a = skeleton.audit(state, skeleton.family_of(model.config))
     a.insert(0, "family", fam)
@@ -197,7 +197,7 @@ ax.invert_yaxis()
 ax.set_xlim(0, 100)
 ax.set_xlabel("share of all parameters (%)")
 ax.set_ylabel("family (transformers model_type)")
-ax.set_title(f"What the skeleton is made of ({size} zoo models)")
+ax.set_title(f"What the skeleton is made of ({zoo_size} zoo models)")
 ax.legend(ncol=1, fontsize=7.5, bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
 plt.show()
 

@@ -34,11 +34,8 @@
 # snapshots. Recovery rate = median over steps of recovered / true.
 
 # %% tags=["parameters"]
-arches = ["pythia", "llama"]  # training-lab architectures
-size = "small"  # lab size (the book's shared base runs)
-seed = 0
-steps = None  # None: the size's default run length
-snap_every = None  # None: the size's default snapshot spacing (the smallest gap available)
+# the book's shared base runs (npmk.runconfig.PRESETS); a spec may set snap_every, the smallest gap available
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 gaps = [50, 100, 200, 400]  # snapshot gaps to thin to (multiples of the run's snap_every)
 every = 5  # evaluate the recovery at every `every`-th step
 group = "class:Transmission"  # forces group whose matrices are summed
@@ -75,7 +72,7 @@ PAPER_NAIVE = (0.41, 0.51)
 # convention changed.
 
 # %%
-runs = {a: get_run(RunConfig(arch=a, size=size, seed=seed, steps=steps, snap_every=snap_every)) for a in arches}
+runs = {spec["arch"]: get_run(RunConfig.from_spec(spec)) for spec in runs}
 
 
 def matrices_of(run, group):

@@ -44,6 +44,7 @@ from pathlib import Path
 import yaml
 
 from npmk import chapter_cache, pages
+from npmk._files import write_atomic
 from npmk.parameters import conform_all, declared_parameters, parse_overrides
 
 __all__ = [
@@ -187,23 +188,10 @@ def parameters_for(profiles: dict, name: str, profile: str) -> dict:
     return dict((profiles.get(name) or {}).get(profile) or {})
 
 
-def _atomic_write_text(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a plain open (not mkstemp, which makes the file 0600) keeps the umask's permissions
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _atomic_write_notebook(nb, path: Path) -> None:
     import nbformat
 
-    _atomic_write_text(nbformat.writes(nb), path)
+    write_atomic(path, nbformat.writes(nb).encode("utf-8"))
 
 
 def _where(src: Path, root: Path, cell_source: str) -> str:
@@ -398,7 +386,7 @@ def execute_chapter(chapter: Chapter, layout: Layout, *, force: bool = True) -> 
     missing = pages.missing_data(executed)
     _atomic_write_notebook(executed, out)
     chapter_cache.write(chapter_cache.Manifest(
-        chapter=name, profile=layout.profile, parameters=chapter.parameters,
+        chapter=name, profile=layout.profile, parameters=chapter.inputs["parameters"],
         overrides=list(chapter.overrides), inputs=chapter.inputs, key=chapter.key,
         status="degraded" if missing else "complete", finished=_now(), seconds=round(seconds, 1),
         missing_data=missing, holes=holes), manifest_path)
@@ -496,9 +484,9 @@ def _generate_pages(layout: Layout) -> None:
         return
     claims = ledger.load_claims(layout.root / CLAIMS)
     page = layout.src / LEDGER_PAGE
-    _atomic_write_text(ledger.ledger_markdown(layout.executed, page.parent, claims), page)
-    _atomic_write_text(ledger.summary_markdown(layout.executed, "ledger", claims),
-                       layout.src / RESULTS_FRAGMENT)
+    write_atomic(page, ledger.ledger_markdown(layout.executed, page.parent, claims).encode("utf-8"))
+    write_atomic(layout.src / RESULTS_FRAGMENT,
+                 ledger.summary_markdown(layout.executed, "ledger", claims).encode("utf-8"))
 
 
 def _glued_keys(path: Path) -> set[str]:
@@ -562,7 +550,7 @@ def _line(run: ChapterRun) -> str:
     if run.reused:
         return "complete (unchanged since its last run: reused)"
     if run.status == "complete":
-        unglued = (f"; its prose quotes values it did not glue, shown as not computed: {', '.join(run.holes)}"
+        unglued = (f"; its prose quotes values it did not compute, shown as such: {', '.join(run.holes)}"
                    if run.holes else "")
         return f"complete ({run.seconds:.1f} s){unglued}"
     if run.status == "degraded":

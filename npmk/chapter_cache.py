@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+
+from npmk._files import sha256, write_json
 
 __all__ = ["Manifest", "inputs", "key_of", "read", "write", "is_fresh"]
 
@@ -56,7 +57,7 @@ def _sha256_files(files: list[Path], base: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(files):
         h.update(f.relative_to(base).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(f.read_bytes()).digest())
+        h.update(bytes.fromhex(sha256(f)))
     return h.hexdigest()
 
 
@@ -78,7 +79,7 @@ def inputs(root: Path, source: Path, parameters: dict) -> dict:
 
     ``data/profiles.yaml`` is left out: the parameters it gives are in ``parameters``.
     """
-    return {"source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+    return {"source_sha256": sha256(source),
             "parameters": json.loads(json.dumps(parameters, sort_keys=True, default=repr)),
             **_package_state(root)}
 
@@ -98,9 +99,7 @@ def read(path: Path) -> Manifest | None:
 
 def write(manifest: Manifest, path: Path) -> None:
     """Write ``manifest`` atomically (a run interrupted mid-write leaves the old one)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(manifest), indent=1, sort_keys=True, default=repr) + "\n")
-    os.replace(tmp, path)
+    write_json(path, asdict(manifest))
 
 
 def is_fresh(manifest: Manifest | None, key: str, result: Path) -> bool:

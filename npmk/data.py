@@ -156,28 +156,32 @@ _noted_missing = False
 
 
 def note_missing(err: MissingDataError) -> None:
-    """Say on the page that the file of ``err`` is missing and this part is skipped.
+    """Say on the page that the input of ``err`` is missing and this part is skipped.
 
-    For notebooks. The first note of a chapter (one kernel) says what to do,
-    then folds the error away; later ones name their file in one line. Each
-    carries the output metadata ``{"npmk": {"missing_data": key}}``, by which
-    ``npmk book`` reports the chapter as degraded.
+    For notebooks. The first note of a chapter (one kernel) says what to do
+    (for a registry file: the network or ``NPMK_MIRROR``; otherwise the
+    error's own advice), then folds the error away; later ones name their
+    input in one line. Each carries the output metadata
+    ``{"npmk": {"missing_data": key}}``, by which ``npmk book`` reports the
+    chapter as degraded.
     """
     global _noted_missing
     from html import escape
 
     from IPython.display import Markdown, display  # a notebook-only dependency, not the package's
 
+    what = err.key or str(err).splitlines()[0]
     if _noted_missing:
-        text = (f"**Also not available:** `{err.key}`; this part is skipped too (internet or "
-                f"`{MIRROR_ENV}`, as above).")
-    else:
+        text = f"**Also not available:** `{what}`; this part is skipped too."
+    elif err.key:
         text = (f"**Not available in this build:** `{err.key}`. This part is skipped; to compute it, "
                 f"connect to the internet or set `{MIRROR_ENV}` to a data mirror (README, *Data*) "
                 "and rerun the chapter.")
+    else:
+        text = f"**Not available in this build:** {err}. This part is skipped."
     _noted_missing = True
     display(Markdown(f"{text}\n\n<details><summary>What failed</summary>\n\n<pre>{escape(str(err))}"
-                     "</pre>\n\n</details>"), metadata={"npmk": {"missing_data": err.key}})
+                     "</pre>\n\n</details>"), metadata={"npmk": {"missing_data": what}})
 
 
 def load_or_note_missing(loader: Callable[..., T], *args, **kwargs) -> T | None:

@@ -1,10 +1,13 @@
 """``npmk.measure``: Weibull (k, lambda) of a checkpoint's skeleton, per tensor, per kind or pooled.
 
-Tensors are read one at a time (two in flight on two threads), reduced to
-per-value counts (:mod:`npmk.counts`) and pooled; the fit of the pooled counts
-equals the sort-based fit of all skeleton magnitudes concatenated (exactly for
-fp16/bf16, to ~1e-8 in k for fp32). Which tensors are in the skeleton and what
-kind each is comes from :mod:`npmk.skeleton`.
+Tensors are read in pieces and reduced to per-value counts (:mod:`npmk.counts`)
+on as many threads as torch may use cores (``torch.get_num_threads()``); torch's
+kernels release the GIL, so reading one tensor overlaps with counting another.
+The largest tensors go first, so that no core idles at the end, and each is
+pooled as it finishes (pooling is order-independent). The fit of the pooled
+counts equals the sort-based fit of all skeleton magnitudes concatenated
+(exactly for fp16/bf16, to ~1e-8 in k for fp32). Which tensors are in the
+skeleton and what kind each is comes from :mod:`npmk.skeleton`.
 
 Columns of the result (one row per population):
     name      tensor name, kind, or "pooled"
@@ -16,6 +19,9 @@ Columns of the result (one row per population):
     q10, q50, q90, q99    quantiles of |w| (numpy 'linear')
     q90_q10, q99_q50      tail ratios
     trim, method, dtype, n_tensors, family, source, subsample, seed
+    quantized the storage types of quantized members (e.g. "Q4_K,Q6_K"), whose values
+              were dequantized to float32 (``dtype``) before counting; None if none
+    error     why the fit was refused (only with a sequence of trims), else None
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ import json
 import math
 import sys
 import warnings
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,17 +45,19 @@ from npmk.checkpoints import Checkpoint, TensorInfo, open_checkpoint
 from npmk.counts import UnsupportedDtypeError, ValueCounts, check_dtype
 from npmk.weibull import FitError, body_bounds
 
-__all__ = ["measure", "cli", "MeasureError", "COLUMNS"]
+__all__ = ["measure", "cli", "MeasureError", "COLUMNS", "TIED"]
 
 BY = ("pooled", "kind", "tensor")
+TIED = ("state_dict", "once")
 _QUANTILES = (0.10, 0.50, 0.90, 0.99)
-#: Tensors counted ahead of the one being pooled (bounds memory for fp32 bucket arrays).
-_AHEAD = 4
+#: Tensors in flight beyond one per thread (bounds memory: each holds a read buffer and,
+#: once done, its counts until pooled).
+_AHEAD = 2
 
 COLUMNS = [
     "name", "kind", "cls", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
     "q10", "q50", "q90", "q99", "q90_q10", "q99_q50", "trim", "method", "dtype",
-    "n_tensors", "family", "source", "subsample", "seed",
+    "n_tensors", "family", "source", "subsample", "seed", "quantized", "error",
 ]
 
 
@@ -81,9 +89,9 @@ def _resolve_family(ckpt: Checkpoint, family: str | None) -> str:
         raise skeleton.UnknownArchitectureError(f"{ckpt.label}: {exc}; pass family= to choose a rule table") from None
 
 
-def _populations(ckpt: Checkpoint, fam: str, by: str) -> list[_Population]:
+def _populations(ckpt: Checkpoint, fam: str, by: str, tied: str = "state_dict") -> list[_Population]:
     eligible: list[tuple[TensorInfo, skeleton.Decision]] = []
-    for info in ckpt.infos():
+    for info in ckpt.infos() + (ckpt.alias_infos() if tied == "state_dict" else []):
         d = skeleton.classify(info.name, info.shape, fam)
         if d.include:
             eligible.append((info, d))
@@ -142,31 +150,48 @@ def measure(
     source,
     *,
     revision: str | None = None,
-    trim: float = 0.8,
+    trim: float | Sequence[float] = 0.8,
     by: str = "pooled",
     family: str | None = None,
     subsample: int | None = None,
     seed: int = 42,
+    tied: str = "state_dict",
     progress: bool = True,
 ) -> pd.DataFrame:
     """Weibull fits of a checkpoint's skeleton (see the module docstring for columns).
 
     source: Hub id (with ``revision``), local directory, .safetensors file(s),
-    .bin, nn.Module or state dict. trim: body fraction (0.8 = middle 80%).
+    .bin, GGUF file, CTranslate2 model.bin, ``real:NAME`` (:mod:`npmk.realnets`),
+    nn.Module or state dict. trim: body fraction (0.8 = middle 80%); a sequence of
+    fractions gives one block of rows per trim, in that order, from one reading; then
+    a fit the engine refuses (e.g. exact zeros inside a 100% body) is a row with NaN
+    fit columns and the reason in ``error`` rather than an exception.
     by: "pooled" (one row), "kind" (one row per component kind) or "tensor".
     family: skeleton rule table (transformers model_type) when the source has
     no config or an unrecognised one. subsample: draw this many magnitudes
     uniformly without replacement from each population (NPM-K used 10M, seed
     42) instead of using all of them; recorded in the result.
+    tied: how a tied output head (one matrix under two names, e.g. ``lm_head``
+    sharing the token embedding) is counted.  "state_dict" (default, NPM-K's
+    counting: its code iterates ``model.state_dict()``, which lists the matrix
+    under both names, so the pooled fit holds its values twice and by="tensor"
+    has a row for each name); "once" counts it once, as ``save_pretrained``
+    stores it.  For a file source the alias is known from the config
+    (``tie_word_embeddings: true`` on a causal LM whose files hold no
+    ``lm_head.weight``).
     """
     if by not in BY:
         raise ValueError(f"by must be one of {BY}, got {by!r}")
+    if tied not in TIED:
+        raise ValueError(f"tied must be one of {TIED}, got {tied!r}")
     if subsample is not None and (int(subsample) != subsample or subsample < 1):
         raise ValueError(f"subsample must be a positive integer, got {subsample!r}")
-    body_bounds(trim)  # a bad trim fails now, not after reading the whole checkpoint
+    trims = [trim] if isinstance(trim, (int, float)) else list(trim)
+    for t in trims:
+        body_bounds(t)  # a bad trim fails now, not after reading the whole checkpoint
     ckpt = open_checkpoint(source, revision)
     fam = _resolve_family(ckpt, family)
-    pops = _populations(ckpt, fam, by)
+    pops = _populations(ckpt, fam, by, tied)
 
     owner: dict[str, tuple[_Population, int]] = {}  # tensor -> (population, its offset in it)
     for pop in pops:
@@ -187,57 +212,76 @@ def measure(
             keep = pop.sample_idx[lo:hi] - offset
         return _count(ckpt, info, keep)
 
-    total = sum(i.numel for i in order)
-    # Parallelism comes from two tensors in flight; torch's intra-op threads on
-    # 1M-element chunks only add synchronisation (10x slower on a busy machine).
+    # As many counting threads as torch may use cores (torch.set_num_threads, OMP_NUM_THREADS: 1 in a
+    # Dask worker), each running single-threaded torch kernels on its own tensor; torch's intra-op
+    # threads on 1M-element pieces would only add synchronisation.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _count_all(order, owner, task, total, progress)
+        _count_all(order, owner, task, threads, progress)
     finally:
         torch.set_num_threads(threads)
-    rows = [_row(pop, trim, fam, ckpt.label, subsample, seed) for pop in pops]
+    rows = [_row(pop, t, fam, ckpt.label, subsample, seed, keep_going=not isinstance(trim, (int, float)))
+            for t in trims for pop in pops]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _count_all(order, owner, task, total: int, progress: bool) -> None:
-    """Count every tensor (two at a time) and pool each into its population, in order."""
-    with tqdm(total=total, unit="w", unit_scale=True, desc="npmk measure", file=sys.stderr,
-              disable=not progress, leave=False) as bar, ThreadPoolExecutor(max_workers=2) as pool:
-        pending: deque = deque()
-        for info in order:
-            pending.append((info, pool.submit(task, info)))
-            if len(pending) >= _AHEAD:
-                _pool_one(pending.popleft(), owner, bar)
-        while pending:
-            _pool_one(pending.popleft(), owner, bar)
+def _count_all(order: list[TensorInfo], owner, task, workers: int, progress: bool) -> None:
+    """Count every tensor on ``workers`` threads and pool each into its population as it finishes.
+
+    Largest tensors go first (longest-processing-time order), so the last, small
+    tensors fill both cores at the end instead of one embedding matrix running alone.
+    """
+    queue = sorted(order, key=lambda info: -info.numel)  # stable: storage order among equals
+    with tqdm(total=sum(i.numel for i in order), unit="w", unit_scale=True, desc="npmk measure",
+              file=sys.stderr, disable=not progress, leave=False) as bar, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        running: dict = {}
+        for info in queue:
+            if len(running) >= workers + _AHEAD:
+                _pool_done(running, owner, bar)
+            running[pool.submit(task, info)] = info
+        while running:
+            _pool_done(running, owner, bar)
 
 
-def _pool_one(item, owner, bar) -> None:
-    info, future = item
-    vc = future.result()
-    pop = owner[info.name][0]
-    if pop.counts is None:
-        pop.counts = vc
-    else:
-        pop.counts.update(vc)
-    bar.update(info.numel)
+def _pool_done(running: dict, owner, bar) -> None:
+    """Wait for at least one running count and pool every finished one into its population."""
+    done, _ = wait(running, return_when=FIRST_COMPLETED)
+    for future in done:
+        info = running.pop(future)
+        vc = future.result()
+        pop = owner[info.name][0]
+        if pop.counts is None:
+            pop.counts = vc
+        else:
+            pop.counts.update(vc)
+        bar.update(info.numel)
 
 
-def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | None, seed: int) -> dict:
+def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | None, seed: int,
+         keep_going: bool = False) -> dict:
     vc = pop.counts
-    f = vc.fit(trim, name=pop.name)
+    try:
+        f = vc.fit(trim, name=pop.name)
+        fitted, error = {"k": f.k, "lam": f.lam, "r2": f.r2, "ks": f.ks, "n": f.n, "n_body": f.n_body}, None
+    except FitError as exc:
+        if not keep_going:
+            raise
+        fitted = {"k": math.nan, "lam": math.nan, "r2": math.nan, "ks": math.nan, "n": vc.n, "n_body": 0}
+        error = str(exc)
     q10, q50, q90, q99 = vc.quantiles(_QUANTILES)
     return {
-        "name": pop.name, "kind": pop.kind, "cls": pop.cls,
-        "k": f.k, "lam": f.lam, "r2": f.r2, "ks": f.ks, "n": f.n, "n_body": f.n_body,
+        "name": pop.name, "kind": pop.kind, "cls": pop.cls, **fitted,
         "rms": vc.rms(), "max_abs": vc.max_abs(),
         "q10": q10, "q50": q50, "q90": q90, "q99": q99,
         "q90_q10": q90 / q10 if q10 > 0 else math.inf, "q99_q50": q99 / q50 if q50 > 0 else math.inf,
-        "trim": f.trim, "method": f.method, "dtype": ",".join(vc.dtypes), "n_tensors": len(pop.members),
+        "trim": trim, "method": vc.method, "dtype": ",".join(vc.dtypes), "n_tensors": len(pop.members),
         "family": fam, "source": label,
         "subsample": subsample if pop.sample_idx is not None else None,
         "seed": seed if pop.sample_idx is not None else None,
+        "quantized": ",".join(sorted({i.quant for i in pop.members if i.quant})) or None,
+        "error": error,
     }
 
 
@@ -266,13 +310,17 @@ def cli(argv: list[str]) -> int:
         "  npmk measure path/to/model_dir\n"
         "  npmk measure path/to/model_dir --by kind --format json\n"
         "  npmk measure shard-00001.safetensors shard-00002.safetensors --by tensor --format csv\n"
-        "  npmk measure EleutherAI/pythia-70m --revision step3000   (needs the Hub or its local cache)\n\n"
+        "  npmk measure EleutherAI/pythia-70m --revision step3000   (needs the Hub or its local cache)\n"
+        "  npmk measure model.Q4_K_M.gguf --by kind     (quantized tensors are dequantized to float32)\n"
+        "  npmk measure faster-whisper-base/             (CTranslate2 model.bin)\n"
+        "  npmk measure real:all-mpnet-base-v2           (a registered real network; see npmk.realnets)\n\n"
         "Errors (unreadable file, NaN/Inf or constant tensor, unsupported dtype, unknown architecture)\n"
         "print one line on stderr and exit with status 1.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", nargs="+",
-                        help="Hub id, local directory (config.json + weights), .safetensors file(s) or a .bin")
+                        help="Hub id, local directory (config.json + weights), .safetensors file(s), a .bin, "
+                        "a .gguf, a CTranslate2 model.bin, or real:NAME")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit); default main")
     parser.add_argument("--trim", type=float, default=0.8,
                         help="body fraction fitted, in (0, 1] (default 0.8 = middle 80%%; 1 = all values)")
@@ -288,12 +336,15 @@ def cli(argv: list[str]) -> int:
                         help="fit this many magnitudes drawn without replacement per row (NPM-K: 10000000); "
                         "default: all values")
     parser.add_argument("--seed", type=int, default=42, help="seed of --subsample (default 42)")
+    parser.add_argument("--tied", choices=TIED, default="state_dict",
+                        help="a tied output head: listed under both names as model.state_dict() does "
+                        "(NPM-K's counting, default) or counted once")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     args = parser.parse_args(argv[1:])
     source = args.source[0] if len(args.source) == 1 else args.source
     try:
         df = measure(source, revision=args.revision, trim=args.trim, by=args.by, family=args.family,
-                     subsample=args.subsample, seed=args.seed, progress=not args.no_progress)
+                     subsample=args.subsample, seed=args.seed, tied=args.tied, progress=not args.no_progress)
     except _ERRORS as exc:
         print(f"npmk measure: error: {exc}", file=sys.stderr)
         return 1
@@ -308,5 +359,7 @@ def cli(argv: list[str]) -> int:
             cols.remove("name")
         elif args.by == "pooled":
             cols = ["name", "k", "lam", "r2", "ks", "n", "rms", "max_abs", "q90_q10", "q99_q50", "method"]
+        if df["quantized"].notna().any():
+            cols.append("quantized")
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     return 0

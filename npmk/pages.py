@@ -1,6 +1,6 @@
 """What a book page says about its own state: no prose with a hole, no stale result passed off as current.
 
-A chapter that ran without some of its data glues fewer values; a
+A chapter that ran without some of its data glues fewer values (or NaN); a
 ``{glue:text}`` reference to a value that was not glued would render as
 nothing and leave a sentence with a hole ("the correlation is ."). These
 functions replace such references by a short marker before the page is
@@ -30,10 +30,20 @@ STALE_TAG = "npmk-stale-note"
 MISSING_KEY = "missing_data"
 
 
+#: the plain text of a glued value that was not computed (a NaN float, as glued and as numpy glues it)
+NAN_TEXT = ("nan", "np.float64(nan)")
+
+
 def glued_keys(nb) -> set[str]:
-    """Keys of every myst-nb ``glue`` output in an executed notebook."""
-    return {o["metadata"]["scrapbook"]["name"] for c in nb.cells if c.cell_type == "code"
-            for o in c.get("outputs", []) if o.get("metadata", {}).get("scrapbook", {}).get("name")}
+    """Keys of every myst-nb ``glue`` output in an executed notebook, except those glued as NaN."""
+    keys = set()
+    for cell in nb.cells:
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else ():
+            record = o.get("metadata", {}).get("scrapbook", {})
+            plain = o.get("data", {}).get(record.get("mime_prefix", "") + "text/plain")
+            if record.get("name") and plain not in NAN_TEXT:
+                keys.add(record["name"])
+    return keys
 
 
 def missing_data(nb) -> list[str]:
@@ -44,7 +54,7 @@ def missing_data(nb) -> list[str]:
 
 
 def fill_holes(nb) -> list[str]:
-    """Replace, in the notebook's markdown, each glue reference to a key it did not glue.
+    """Replace, in the notebook's markdown, each glue reference to a key it did not glue (or glued as NaN).
 
     The reference becomes :data:`NOT_COMPUTED`, so the sentence still reads
     as one. Returns the keys replaced (each once, in order).

@@ -12,7 +12,6 @@ parameter, the value and the type expected instead of deep inside a cell.
 from __future__ import annotations
 
 import ast
-import types
 from dataclasses import dataclass
 
 import yaml

@@ -377,8 +377,11 @@ def test_fill_holes_and_cross_refs_mark_values_a_build_lacks(tmp_path):
         nbformat.v4.new_markdown_cell("r is {glue:text}`rho:.2f` (GQA: {glue:text}`gqa`); "
                                       "k {glue:text}`k0:.4f`; {glue:text}`../x.ipynb::y:s`"),
         nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
-            "display_data", data={"text/plain": "1.2"}, metadata={"scrapbook": {"name": "k0"}})])])
-    assert pages.fill_holes(nb) == ["rho", "gqa"]
+            "display_data", data={"text/plain": "1.2"}, metadata={"scrapbook": {"name": "k0"}}),
+            nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "nan"},
+                                   metadata={"scrapbook": {"name": "rho",
+                                                           "mime_prefix": "application/papermill.record/"}})])])
+    assert pages.fill_holes(nb) == ["rho", "gqa"]  # rho was glued, but as NaN
     assert nb.cells[0].source == (f"r is {pages.NOT_COMPUTED} (GQA: {pages.NOT_COMPUTED}); "
                                   "k {glue:text}`k0:.4f`; {glue:text}`../x.ipynb::y:s`")
     executed = tmp_path / "notebooks" / "executed"

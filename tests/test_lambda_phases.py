@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from npmk.trajectory import (
+from npmk.lambda_phases import (
     decay_horizon,
     decay_timescale,
-    detect_phases,
+    detect_lambda_phases,
     equilibrium_ratio,
-    phase_table,
+    lambda_phase_table,
 )
 
 
@@ -22,7 +22,7 @@ def _rise_peak_relax(steps: np.ndarray, t_peak: float) -> np.ndarray:
 def test_detects_rise_peak_relax_floor():
     steps = np.unique(np.concatenate([2 ** np.arange(10), np.arange(1000, 60001, 1000)]))
     lam = _rise_peak_relax(steps, 8000)
-    ph = detect_phases(steps, lam)
+    ph = detect_lambda_phases(steps, lam)
     assert ph.peak_step == steps[np.argmax(lam)]
     assert abs(np.log(ph.peak_step / 8000)) < 0.2
     assert ph.relaxed and ph.floor_reached
@@ -35,7 +35,7 @@ def test_detects_rise_peak_relax_floor():
 def test_monotone_rise_has_terminal_peak_and_no_floor():
     steps = np.arange(100, 5001, 100)
     lam = 0.02 + 0.03 * (1 - np.exp(-steps / 2000))
-    ph = detect_phases(steps, lam)
+    ph = detect_lambda_phases(steps, lam)
     assert ph.peak_step == 5000 and not ph.relaxed
     assert ph.floor_step is None and np.isnan(ph.floor_value)
     assert "relax" not in ph.labels and "floor" not in ph.labels
@@ -44,7 +44,7 @@ def test_monotone_rise_has_terminal_peak_and_no_floor():
 def test_run_stopped_mid_relaxation_has_no_floor():
     steps = np.arange(250, 5001, 250)
     lam = np.interp(steps, [0, 2000, 5000], [0.02, 0.05, 0.025])  # still falling 8% per snapshot at the end
-    ph = detect_phases(steps, lam)
+    ph = detect_lambda_phases(steps, lam)
     assert ph.relaxed and not ph.floor_reached
     assert ph.floor_step is None and "floor" not in ph.labels and ph.labels[-1] == "relax"
 
@@ -55,16 +55,16 @@ def test_phase_table_per_group():
 
     rows = [pd.DataFrame({"step": steps, "lam": _rise_peak_relax(steps, tp), "name": f"L{i}"})
             for i, tp in enumerate((4000, 16000))]
-    tab = phase_table(pd.concat(rows), by="name")
+    tab = lambda_phase_table(pd.concat(rows), by="name")
     assert list(tab["name"]) == ["L0", "L1"]
     assert tab["peak_step"].iloc[0] < tab["peak_step"].iloc[1]
 
 
 def test_bad_trajectories_raise():
     with pytest.raises(ValueError, match="increasing"):
-        detect_phases([1, 3, 2], [0.1, 0.2, 0.1])
+        detect_lambda_phases([1, 3, 2], [0.1, 0.2, 0.1])
     with pytest.raises(ValueError, match="positive"):
-        detect_phases([1, 2, 3], [0.1, -0.2, 0.1])
+        detect_lambda_phases([1, 2, 3], [0.1, -0.2, 0.1])
 
 
 def test_equilibrium_bookkeeping():

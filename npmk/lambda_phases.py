@@ -2,7 +2,7 @@
 
 Paper 003 describes the Weibull scale λ of Transmission matrices as rising
 from its initial value, overshooting to a peak, relaxing, and settling on a
-floor.  :func:`detect_phases` turns a sampled trajectory into those phases by
+floor.  :func:`detect_lambda_phases` turns a sampled trajectory into those phases by
 one fixed rule (thresholds are fractions, so the rule is scale-free):
 
 * ``init``  — steps before the *onset*, the first step where λ has covered
@@ -37,26 +37,25 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "PHASES",
-    "Phases",
-    "detect_phases",
-    "phase_table",
+    "LAMBDA_PHASES",
+    "LambdaPhases",
+    "detect_lambda_phases",
+    "lambda_phase_table",
     "decay_timescale",
     "decay_horizon",
     "equilibrium_ratio",
-    "centred_config",
 ]
 
-PHASES = ("init", "rise", "peak", "relax", "floor")
+LAMBDA_PHASES = ("init", "rise", "peak", "relax", "floor")
 
 
 @dataclass(frozen=True)
-class Phases:
+class LambdaPhases:
     """Phases of one trajectory (see module doc for the rule); λ in the units given."""
 
     steps: np.ndarray
     values: np.ndarray
-    labels: np.ndarray  #: one of PHASES per step
+    labels: np.ndarray  #: one of LAMBDA_PHASES per step
     initial_value: float
     onset_step: int | None  #: None when λ never rises
     peak_step: int
@@ -77,14 +76,14 @@ class Phases:
         return self.peak_value / self.floor_value
 
 
-def detect_phases(
+def detect_lambda_phases(
     steps: np.ndarray,
     values: np.ndarray,
     *,
     onset_frac: float = 0.05,
     relax_min: float = 0.02,
     floor_tol: float = 0.02,
-) -> Phases:
+) -> LambdaPhases:
     """Split a trajectory λ(step) into init / rise / peak / relax / floor (module doc).
 
     ``steps`` strictly increasing; ``values`` positive and finite, same length ≥ 3.
@@ -123,22 +122,22 @@ def detect_phases(
             floor_value = float(np.median(v[first:]))
     else:
         labels[p + 1 :] = "peak"  # within relax_min of the peak: a plateau, not a relaxation
-    return Phases(
+    return LambdaPhases(
         steps=s, values=v, labels=labels.astype(str), initial_value=v0,
         onset_step=None if onset is None else int(s[onset]), peak_step=int(s[p]), peak_value=vp,
         end_value=ve, relaxed=bool(relaxed), floor_step=floor_step, floor_value=floor_value,
     )
 
 
-def phase_table(traj: pd.DataFrame, by: str | list[str] = "name", **rule: float) -> pd.DataFrame:
-    """:func:`detect_phases` per group of a long table with columns step, lam and ``by``.
+def lambda_phase_table(traj: pd.DataFrame, by: str | list[str] = "name", **rule: float) -> pd.DataFrame:
+    """:func:`detect_lambda_phases` per group of a long table with columns step, lam and ``by``.
 
     Returns one row per group: onset_step, peak_step, peak_lam, end_lam, relaxed,
     floor_step, floor_lam, floor_reached, overshoot (= peak / floor).
     """
     rows = []
     for key, g in traj.sort_values("step").groupby(by, sort=False):
-        ph = detect_phases(g["step"].to_numpy(), g["lam"].to_numpy(), **rule)
+        ph = detect_lambda_phases(g["step"].to_numpy(), g["lam"].to_numpy(), **rule)
         keys = key if isinstance(key, tuple) else (key,)
         rows.append(
             dict(zip([by] if isinstance(by, str) else by, keys))
@@ -175,23 +174,3 @@ def equilibrium_ratio(align: Any, inject: Any, decay: Any) -> np.ndarray:
     if np.any(d <= 0):
         raise ValueError("decay force must be positive (weight decay off?) for the equilibrium ratio")
     return (-a + i) / d
-
-
-def centred_config(arch: str, size: str, centre: str, *, seed: int = 0, snap_every: int | None = None,
-                   scale_lr: float = 1.0, scale_wd: float = 1.0, **changes: Any):
-    """A training-lab :class:`~npmk.runs.RunConfig` for model ``size`` on the schedule of size ``centre``.
-
-    Steps, warmup, η and λ_wd are ``centre``'s defaults (``npmk.runs.SIZE_DEFAULTS``),
-    η and λ_wd multiplied by ``scale_lr`` and ``scale_wd`` (rounded to 10 significant
-    decimals so that equal factors give equal run keys); ``changes`` sets any other
-    RunConfig field (``corrupt``, ``corpus``, ``corpus_bytes`` …).  Lets sweeps run a
-    smaller model under the book's default optimizer regime (same T/τ).
-    """
-    from npmk.runs import SIZE_DEFAULTS, RunConfig
-
-    if centre not in SIZE_DEFAULTS:
-        raise ValueError(f"centre must be one of {tuple(SIZE_DEFAULTS)}, got {centre!r}")
-    c = SIZE_DEFAULTS[centre]
-    return RunConfig(arch=arch, size=size, seed=seed, steps=c["steps"], warmup=c["warmup"],
-                     lr=round(c["lr"] * scale_lr, 10), wd=round(c["wd"] * scale_wd, 10),
-                     snap_every=snap_every, **changes)
