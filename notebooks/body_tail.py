@@ -26,7 +26,7 @@
 # instead of returning a number, and such cells show "not fitted".
 
 # %% tags=["parameters"]
-real_networks = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
+real_networks: str | list = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
 # run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 models = []  # extra sources: hub ids, local dirs, .safetensors / .gguf files, CTranslate2 model.bin

@@ -27,7 +27,7 @@
 # paper's families at a tiny fraction of its scale.
 
 # %% tags=["parameters"]
-real_networks = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
+real_networks: str | list = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
 # run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 models = []  # extra sources: hub ids, local dirs, .safetensors / .gguf files, CTranslate2 model.bin

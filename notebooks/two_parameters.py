@@ -33,7 +33,7 @@
 # %% tags=["parameters"]
 # run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
-real_networks = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
+real_networks: str | list = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
 models = []  # extra sources: hub ids, local dirs, .safetensors / .gguf files, CTranslate2 model.bin
 revisions = {}
 max_snapshots = 10  # checkpoints per run for the per-kind series (log-spaced)

@@ -92,16 +92,21 @@ def parse_overrides(pairs: list[list[str]] | None) -> dict[str, str]:
 
 
 def _read_text(name: str, text: str, want: tuple[type, ...]):
-    """A command-line value: as is where a str is wanted, else YAML (``1e6`` read as a number)."""
-    if want and str in want and type(None) not in want:
-        return text
+    """A command-line value: YAML (``1e6`` read as a number) where that fits the parameter, else the text itself
+    where a str is wanted (``-p label 123``), else the YAML value (which then fails the type check)."""
     try:
-        parsed = yaml.safe_load(text)
+        parsed = _number(yaml.safe_load(text))
     except yaml.YAMLError as exc:
+        if str in want:
+            return text
         raise ParameterTypeError(f"cannot read the value of parameter {name!r}: {text!r} ({exc})") from exc
-    if want and str in want and parsed is not None and not isinstance(parsed, str):
-        return text  # `-p label 123` where the parameter is a str
-    return _number(parsed)
+    if not want or str not in want:
+        return parsed
+    try:
+        _coerce(parsed, want)
+    except TypeError:
+        return text
+    return parsed
 
 
 def _number(value):

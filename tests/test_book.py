@@ -159,6 +159,7 @@ DECLARED = {
     "fast": Declared("fast", False), "trims": Declared("trims", [0.8, 0.9, 1.0]),
     "sizes": Declared("sizes", [1000, 10000]), "subsample": Declared("subsample", None),
     "runs": Declared("runs", [{"arch": "pythia"}]), "corpus": Declared("corpus", "docs", (str, type(None))),
+    "nets": Declared("nets", "default", (str, list)),
 }
 
 
@@ -193,8 +194,10 @@ def test_profile_values_are_typed_too_and_set_the_type_of_a_none_default():
         parameters.conform_all("chap", DECLARED, {"n_mc": "many"}, {})
     with pytest.raises(ParameterTypeError, match=r"parameter model = 5 is a int, expected str"):
         parameters.conform_all("chap", DECLARED, {"model": 5}, {})
-    # on the command line, a str parameter takes the text as it is
+    # on the command line, a str parameter takes the text as it is, unless YAML gives another allowed type
     assert parameters.conform_all("chap", DECLARED, {}, {"model": "null"}) == {"model": "null"}
+    assert parameters.conform_all("chap", DECLARED, {}, {"nets": "[a, b]"}) == {"nets": ["a", "b"]}
+    assert parameters.conform_all("chap", DECLARED, {}, {"nets": "1e6"}) == {"nets": "1e6"}
     # the default None leaves subsample open; the profile's int makes it an int (or None)
     assert parameters.conform_all("chap", DECLARED, {"subsample": 200}, {"subsample": "1e3"}) == {"subsample": 1000}
     with pytest.raises(ParameterTypeError, match=r"subsample = 'all' is a str, expected None or int"):
