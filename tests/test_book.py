@@ -301,27 +301,6 @@ def test_a_chapter_that_never_ran_gets_a_placeholder_page(tmp_path, monkeypatch,
     assert stand_in.startswith("# A chapter that divides") and "no result in the `smoke` book" in stand_in
 
 
-def test_atomic_write_keeps_old_result_when_writing_fails(tmp_path, monkeypatch):
-    target = tmp_path / "executed" / "chap.ipynb"
-    target.parent.mkdir()
-    target.write_text("old result")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
-
-    def broken_write(path, text, **kwargs):
-        with open(path, "w") as fh:
-            fh.write(text[:9])
-        raise OSError("disk full")
-
-    monkeypatch.setattr(Path, "write_text", broken_write)
-    with pytest.raises(OSError, match="disk full"):
-        book._atomic_write_notebook(nb, target)
-    assert target.read_text() == "old result"
-    assert [p.name for p in target.parent.iterdir()] == ["chap.ipynb"]
-    monkeypatch.undo()
-    book._atomic_write_notebook(nb, target)
-    assert nbformat.read(target, as_version=4).cells[0].source == "1"
-
-
 def test_missing_source_fails_for_only_and_is_left_out_of_full_build(tmp_path, capsys):
     root = _project(tmp_path / "p", {"good": GOOD, "later": None})
     with pytest.raises(FileNotFoundError, match=r"chapter 'later' has no source: .*notebooks/later.py"):
