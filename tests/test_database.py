@@ -48,7 +48,7 @@ def _published_state_edges() -> dict[str, float]:
     return edges
 
 
-def test_saturation_thresholds_are_the_published_ones():
+def test_saturation_thresholds_are_the_published_ones(needs_data):
     edges = _published_state_edges()
     assert edges.pop("Transition") == 0.0
     assert dict(D.SATURATION_THRESHOLDS) == edges
