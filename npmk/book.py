@@ -404,6 +404,9 @@ def _placeholder(name: str, layout: Layout, run: ChapterRun | None) -> str:
         why = (f"Its run failed in cell {run.error.cell_index} ({run.error.where}) with "
                f"`{run.error.error.splitlines()[0]}`; its partial output is "
                f"`failed/{name}.failed.ipynb` in the build tree. Once that is fixed, {again} builds it.")
+    elif (layout.failed / f"{name}.failed.ipynb").is_file():
+        why = (f"Its last run failed; its partial output is `failed/{name}.failed.ipynb` in the build tree. "
+               f"Once that is fixed, {again} builds it.")
     else:
         why = f"It has not run in this build tree yet; {again} (or `npmk book --profile {layout.profile}`) builds it."
     return pages.placeholder(heading, f"This chapter has no result in the `{layout.profile}` book. {why}")

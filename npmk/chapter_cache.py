@@ -18,7 +18,6 @@ import hashlib
 import json
 import sys
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -61,9 +60,8 @@ def _sha256_files(files: list[Path], base: Path) -> str:
     return h.hexdigest()
 
 
-@lru_cache(maxsize=4)
 def _package_state(root: Path) -> dict:
-    """Version and content hash of the npmk package and of the project's data tables (once per build)."""
+    """Version and content hash of the npmk package and of the project's data tables (a few ms)."""
     try:
         version = metadata.version("npmk")
     except metadata.PackageNotFoundError:  # running from a checkout on PYTHONPATH

@@ -299,6 +299,7 @@ def test_a_chapter_that_never_ran_gets_a_placeholder_page(tmp_path, monkeypatch,
     assert _staged_chapters(layout) == ["notebooks/executed/good", "notebooks/executed/flaky"]
     stand_in = (layout.executed / "flaky.md").read_text()
     assert stand_in.startswith("# A chapter that divides") and "no result in the `smoke` book" in stand_in
+    assert "Its last run failed" in stand_in and "failed/flaky.failed.ipynb" in stand_in
 
 
 def test_missing_source_fails_for_only_and_is_left_out_of_full_build(tmp_path, capsys):
