@@ -216,7 +216,7 @@ def test_bad_inputs_raise(needs_data):
         dy.closed_loop(forces, traj.assign(step=traj["step"] + 500), 1000)
 
 
-def test_force_excess_is_one_for_an_exact_log_and_measures_over_prediction():
+def test_force_excess_is_one_for_an_exact_log_and_measures_over_prediction(needs_data):
     forces, _, _ = _weibull_trajectory(n_params=1000)
     exact = dy.force_excess(forces, 1000)
     np.testing.assert_allclose(exact["ratio"], 1.0, rtol=1e-9)
