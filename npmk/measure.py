@@ -158,6 +158,16 @@ def measure(
     no config or an unrecognised one. subsample: draw this many magnitudes
     uniformly without replacement from each population (NPM-K used 10M, seed
     42) instead of using all of them; recorded in the result.
+
+    Examples
+    --------
+    A randomly initialised Pythia-style model sits on the half-normal anchor:
+
+    >>> from npmk import measure, zoo
+    >>> model = zoo.build("gpt_neox", size="tiny", seed=0)
+    >>> row = measure(model, progress=False).iloc[0]
+    >>> row["family"], bool(abs(row["k"] - 1.2054) < 0.02)
+    ('gpt_neox', True)
     """
     if by not in BY:
         raise ValueError(f"by must be one of {BY}, got {by!r}")
