@@ -23,7 +23,7 @@ import pandas as pd
 
 from npmk.ledger import DASH
 
-#: when this module was first imported: a chapter imports it in its first cell
+#: the time this module was first imported (a chapter imports it in its first cell)
 STARTED = time.monotonic()
 #: packages whose versions the rerun note lists
 VERSIONS = ("npmk", "numpy", "scipy", "pandas", "torch", "transformers", "myst-nb")
