@@ -337,6 +337,31 @@ def verdict(ours: float, published: float | tuple[float, float], tol: float = 0.
     return f"miss ({ours:.4g} vs {published:.4g}, off by {ours - published:+.3g})"
 
 
+def show(checks: list[Check]) -> None:
+    """Display a chapter's slice of the ledger: claim, published value with its source, ours, verdict.
+
+    The verdict words are explained on the ledger page, which lists the same rows.
+    """
+    from IPython.display import Markdown, display
+
+    display(Markdown(ledger_table(checks)))
+
+
+def ledger_table(checks: list[Check]) -> str:
+    """The markdown table that :func:`show` displays.
+
+    >>> print(ledger_table([check("ffn_cv", 0.48, fmt=".2f", display=False)]))
+    | Claim | Published | Ours | Verdict |
+    |---|---|---|---|
+    | Cross-family CV of the per-entry FFN $k$ | 0.51% {cite:p}`ding2026weibull` | 0.48% | *miss* |
+    """
+    return _table(
+        ["Claim", "Published", "Ours", "Verdict"],
+        [[c.claim.description, f"{c.claim.published} {{cite:p}}`{c.claim.source}`", c.ours, f"*{c.verdict}*"]
+         for c in checks],
+    )
+
+
 def number_or_dash(value: float | None, spec: str = ".4f") -> str:
     """``value`` formatted with ``spec`` (e.g. '.4f'), or an em dash when it was not measured (None, NaN).
 

@@ -99,11 +99,19 @@ def table_markdown(df: pd.DataFrame, formats: Mapping[str, str] | None = None, *
     return "\n".join(lines)
 
 
-def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, *, index: bool = False):
-    """Display ``df`` as a formatted markdown table (see :func:`table_markdown`)."""
+def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, *, index: bool = False,
+          folded: str | None = None):
+    """Display ``df`` as a formatted markdown table (see :func:`table_markdown`).
+
+    ``folded``: a title; the table is then shown folded under it, one click
+    away (for long reference tables).
+    """
     from IPython.display import Markdown, display
 
-    display(Markdown(table_markdown(df, formats, index=index)))
+    text = table_markdown(df, formats, index=index)
+    if folded:
+        text = f":::{{admonition}} {folded}\n:class: dropdown\n\n{text}\n:::"
+    display(Markdown(text))
 
 
 def _commit() -> str:

@@ -39,6 +39,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 __all__ = [
+    "class_lambda",
+    "peak_summary",
     "PHASES",
     "Phases",
     "detect_phases",
@@ -250,3 +252,26 @@ def centred_config(arch: str, size: str, centre: str, *, seed: int = 0, snap_eve
     return RunConfig(arch=arch, size=size, seed=seed, steps=c["steps"], warmup=c["warmup"],
                      lr=round(c["lr"] * scale_lr, 10), wd=round(c["wd"] * scale_wd, 10),
                      snap_every=snap_every, **changes)
+
+
+def class_lambda(run, cls: str = "Transmission") -> pd.DataFrame:
+    """Pooled Weibull (k, λ) of one component class of a lab run, per snapshot step ≥ 1 (columns step, k, lam)."""
+    tr = lambda_trajectory(run, classes=(cls,), progress=False)
+    return tr[(tr.level == "class") & (tr.step > 0)].sort_values("step")[["step", "k", "lam"]].reset_index(drop=True)
+
+
+def peak_summary(run, lam: pd.DataFrame, cls: str = "Transmission") -> dict[str, float]:
+    """The peak of a run's λ(step) and what drove it.
+
+    Returns peak_lam, peak_step, end_lam, relaxed (from :func:`detect_phases`),
+    mean_minus_align_q1 (mean −A of the class over the first quarter of the
+    steps, ‖W‖² units per step), T_over_tau (:func:`decay_horizon`) and
+    final_val_loss (nats, the run's last probe).
+    """
+    ph = detect_phases(lam.step.to_numpy(), lam.lam.to_numpy())
+    f = run.forces[run.forces.group == f"class:{cls}"]
+    early = f[f.step < run.config.steps // 4]
+    return {"peak_lam": ph.peak_value, "peak_step": ph.peak_step, "end_lam": ph.end_value, "relaxed": ph.relaxed,
+            "mean_minus_align_q1": float(-early["align"].mean()),
+            "T_over_tau": decay_horizon(f["lr"].to_numpy(), run.config.wd),
+            "final_val_loss": float(run.probes.sort_values("step").val_loss.iloc[-1])}

@@ -31,4 +31,6 @@ def test_docstring_examples_run(name):
     for test in tests.values():
         runner.run(test)
     result = runner.summarize(verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples in {name} failed (see above)"
+    assert result.failed == 0, (
+        f"{result.failed} of {result.attempted} docstring examples in {name} failed (see above)"
+    )
