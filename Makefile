@@ -5,7 +5,7 @@ PYTHON ?= python
 PIP := $(PYTHON) -m pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SMOKE_NOTEBOOKS := _build/smoke/src/notebooks/executed
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 
 .PHONY: book test lint
 

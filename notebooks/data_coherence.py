@@ -64,7 +64,7 @@ claims = []
 # The peak is the largest pooled Transmission $\lambda$ over the shipped
 # checkpoints of each run.
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "nbval-check-output"]
 SHIPPED = {  # claim -> (run, how to load its trajectory, λ column); the 118M-token run is not shipped
     "peak_wikitext_8m": ("self-trained, wikitext-103, 8M tokens × 31 epochs",
                          lambda: dynamics.load_trajectory("baseline"), "lam"),

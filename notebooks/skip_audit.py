@@ -109,7 +109,7 @@ claims.append(ledger.check("skip_unrecognised", int(table.flagged.sum())))
 page.glue_values(skip_families=len(families), skip_tensors=len(table),
                  skip_min_share=100 * summary["skeleton share"].min())
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "nbval-check-output"]
 page.table(summary, {"skeleton share": ".2%"}, index=True)
 
 # %% [markdown]
@@ -123,7 +123,7 @@ page.table(summary, {"skeleton share": ".2%"}, index=True)
 #
 # ## What is out, and why
 
-# %% tags=["remove-input"]
+# %% tags=["remove-input", "nbval-check-output"]
 out = table[~table.include]
 page.table(pd.crosstab(out.family, out.reason).reindex(families).fillna(0).astype(int), index=True)
 

@@ -72,3 +72,18 @@ def test_chapter_headline_values(chapter, repo_root):
         )
     found = misses(_golden()[chapter], ledger.glued_values(nb))
     assert not found, f"{chapter} (smoke profile) moved:\n  " + "\n  ".join(found)
+
+
+if __name__ == "__main__":
+    # print golden entries for one chapter from its executed smoke notebook:
+    #   python tests/test_golden.py CHAPTER KEY=rtol:1e-3 KEY=atol:0 KEY=exact ...
+    import sys
+
+    chapter, *specs = sys.argv[1:]
+    glued = ledger.glued_values(book.Layout.of("smoke", Path.cwd()).executed / f"{chapter}.ipynb")
+    entry = {}
+    for spec in specs:
+        key, _, tol = spec.partition("=")
+        kind, _, size = tol.partition(":")
+        entry[key] = {"value": glued[key], **({kind: float(size)} if size else {})}
+    print(yaml.safe_dump({chapter: entry}, sort_keys=False, allow_unicode=True, default_flow_style=None))
