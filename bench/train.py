@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from npmk.runs import RunConfig
+from npmk.runconfig import RunConfig
 from npmk.train import Trainer, prepare
 
 

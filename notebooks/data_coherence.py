@@ -32,11 +32,9 @@
 # ids? And between code and prose?
 
 # %% tags=["parameters"]
-arch = "pythia"
-size = "tiny"  # model size: the lab's tiny model keeps the chapter within the CPU budget
-centre = "small"  # train with this size's steps, warmup, η and λ_wd (as the trajectory sweeps do)
-snap_every = 50
-seed = 0
+# the lab's tiny model on the base runs' schedule (steps, warmup, η, λ_wd), as the trajectory sweeps:
+# within the CPU budget, same T/τ as the base runs; each ρ and corpus below overrides this spec
+run_spec = {"preset": "tiny-on-base", "arch": "pythia", "seed": 0, "snap_every": 50}
 rhos = [0.0, 0.25, 0.5, 0.9]  # fractions of training tokens replaced by random ids
 prose_corpus = "docstrings"  # "docstrings" (the stdlib's, built offline), a text file or directory, or None
 pair_bytes = 200_000  # corpus bytes for both sides of the code-against-prose pair
@@ -49,11 +47,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import npmk.style
-from npmk import dynamics, ledger, page
+from npmk import dynamics_data, ledger, page
 from npmk.corpus import stdlib_docstrings
 from npmk.data import load_or_note_missing
-from npmk.runs import get_run
-from npmk.trajectory import centred_config, class_lambda, peak_summary
+from npmk.lambda_phases import peak_summary
+from npmk.runs import RunConfig, get_run
+from npmk.snapshots import snapshot_fits
 
 npmk.style.use()
 claims = []
@@ -67,9 +66,9 @@ claims = []
 # %% tags=["remove-input", "nbval-check-output"]
 SHIPPED = {  # claim -> (run, how to load its trajectory, λ column); the 118M-token run is not shipped
     "peak_wikitext_8m": ("self-trained, wikitext-103, 8M tokens × 31 epochs",
-                         lambda: dynamics.load_trajectory("baseline"), "lam"),
-    "peak_continue": ("real Pythia-70M continued on wikitext-103", lambda: dynamics.load_trajectory("continue"), "lam"),
-    "peak_pile": ("real Pythia-70M on the Pile", dynamics.load_real_closure, "lam_obs"),
+                         lambda: dynamics_data.load_trajectory("baseline"), "lam"),
+    "peak_continue": ("real Pythia-70M continued on wikitext-103", lambda: dynamics_data.load_trajectory("continue"), "lam"),
+    "peak_pile": ("real Pythia-70M on the Pile", dynamics_data.load_real_closure, "lam_obs"),
     "peak_wikitext_118m": ("self-trained, wikitext-103, 118M tokens", None, None),
 }
 for cid, (_, load, col) in SHIPPED.items():
@@ -90,13 +89,20 @@ page.table(pd.DataFrame([{"run": SHIPPED[c.claim.id][0], "published peak λ": c.
 # lowers the predictable structure of the data without changing its source,
 # size, tokenizer or anything about the optimizer. To stay within the CPU
 # budget these runs train the lab's `tiny` model on the `small` run's schedule
-# (steps, warm-up, $\eta$, $\lambda_\text{wd}$: parameters `size` and `centre`),
+# (steps, warm-up, $\eta$, $\lambda_\text{wd}$: the preset `tiny-on-base` of `run_spec`),
 # so the optimizer regime matches the book's base runs ({doc}`../../book/lab`).
 
 # %% tags=["remove-cell"]
-runs = {rho: get_run(centred_config(arch, size, centre, seed=seed, snap_every=snap_every, corrupt=rho))
-        for rho in rhos}
-lams = {rho: class_lambda(r) for rho, r in runs.items()}
+runs = {rho: get_run(RunConfig.from_spec(run_spec, corrupt=rho)) for rho in rhos}
+
+
+def transmission_lambda(run):
+    """Pooled Transmission λ per snapshot step ≥ 1."""
+    fits = snapshot_fits(run, levels=("class",))
+    return fits[fits.step > 0].sort_values("step")[["step", "lam"]]
+
+
+lams = {rho: transmission_lambda(r) for rho, r in runs.items()}
 coh = pd.DataFrame([{"rho": rho, **peak_summary(runs[rho], lams[rho])} for rho in rhos])
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Pooled Transmission λ of the tiny Pythia-style model trained on standard-library code with a fraction ρ of its training tokens randomised.", "name": "fig-coherence-lambda"}}
@@ -162,12 +168,10 @@ if prose_corpus:
     if not prose_src.exists():
         raise FileNotFoundError(f"prose_corpus {prose_src} does not exist")
     pair_runs = {
-        "code": get_run(centred_config(arch, size, centre, seed=seed, snap_every=snap_every,
-                                       corpus_bytes=pair_bytes)),
-        "prose": get_run(centred_config(arch, size, centre, seed=seed, snap_every=snap_every,
-                                        corpus=str(prose_src), corpus_bytes=pair_bytes)),
+        "code": get_run(RunConfig.from_spec(run_spec, corpus_bytes=pair_bytes)),
+        "prose": get_run(RunConfig.from_spec(run_spec, corpus=str(prose_src), corpus_bytes=pair_bytes)),
     }
-pair_lams = {k: class_lambda(r) for k, r in pair_runs.items()}
+pair_lams = {k: transmission_lambda(r) for k, r in pair_runs.items()}
 pair = pd.DataFrame([{"corpus": k, "tokens": r.data["n_tokens"],
                       "epochs": r.config.steps * r.config.batch * r.config.seq_len / r.data["n_tokens"],
                       **peak_summary(r, pair_lams[k])} for k, r in pair_runs.items()])

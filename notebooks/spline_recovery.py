@@ -38,11 +38,8 @@
 # over steps of recovered / true.
 
 # %% tags=["parameters"]
-arches = ["pythia", "llama"]  # training-lab architectures
-size = "small"  # lab size: the book's shared base runs (see the lab page)
-seed = 0
-steps = None  # None: the size's default run length
-snap_every = None  # None: the size's default snapshot spacing, the smallest gap available
+# the book's shared base runs (npmk.runconfig.PRESETS); a spec may set snap_every, the smallest gap available
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 gaps = [50, 100, 200, 400]  # snapshot gaps to thin to (multiples of the run's snap_every)
 every = 5  # evaluate the recovery at every `every`-th step
 group = "class:Transmission"  # forces group whose matrices are summed
@@ -55,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 import npmk.style
-from npmk import dynamics, ledger, page, spline
+from npmk import dynamics_data, ledger, page, spline
 from npmk.data import fetch, load_or_note_missing
 from npmk.runs import RunConfig, get_run
 
@@ -72,7 +69,7 @@ claims = []
 # runs:
 
 # %% tags=["remove-input"]
-runs = {a: get_run(RunConfig(arch=a, size=size, seed=seed, steps=steps, snap_every=snap_every)) for a in arches}
+runs = {spec["arch"]: get_run(RunConfig.from_spec(spec)) for spec in runs}
 page.table(pd.DataFrame([
     {"architecture": a, "steps": r.config.steps, "η": r.config.lr, "λ_wd": r.config.wd,
      "snapshot every": r.config.snap_every, "Transmission matrices": len(spline.group_matrices(r, group))}
@@ -145,7 +142,7 @@ for a in runs:
                         f"sr_own_{a}_spline_hi": rates[rates.arch == a].spline.max(),
                         f"sr_own_{a}_naive_lo": rates[rates.arch == a].naive.min(),
                         f"sr_own_{a}_naive_hi": rates[rates.arch == a].naive.max()})
-for a in [a for a in arches if a in ("pythia", "llama")]:
+for a in [a for a in runs if a in ("pythia", "llama")]:
     claims.append(ledger.check(f"spline_own_{a}", own.loc[a, "spline"]))
 if "pythia" in runs:
     claims.append(ledger.check("naive_own_pythia", own.loc["pythia", "naive"]))
@@ -185,7 +182,7 @@ FILES = {"pythia": "spline_from_ckpt_pythia2.json", "llama": "spline_from_ckpt_l
 pub = {}
 if published:
     for arch, name in FILES.items():
-        path = load_or_note_missing(fetch, dynamics.PREFIX + "derived_data/" + name)
+        path = load_or_note_missing(fetch, dynamics_data.PREFIX + "derived_data/" + name)
         if path is not None:
             pub[arch] = pd.read_json(path)
 for arch in FILES:
@@ -215,7 +212,7 @@ plt.show()
 
 # %% tags=["remove-input"]
 if published:
-    path = load_or_note_missing(fetch, dynamics.PREFIX + "derived_data/gap_sweep_relax05.json")
+    path = load_or_note_missing(fetch, dynamics_data.PREFIX + "derived_data/gap_sweep_relax05.json")
     if path is not None:
         page.table(pd.read_json(path))
 

@@ -33,7 +33,8 @@
 #   safetensors file).
 
 # %% tags=["parameters"]
-runs = [{"arch": "pythia", "size": "small"}, {"arch": "llama", "size": "small"}]  # RunConfig kwargs
+# run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
+runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 include_minilm = True  # measure the all-MiniLM-L6-v2 wheel
 models = []  # extra sources: hub ids, local dirs or .safetensors files
 revisions = {}  # source -> revision, for hub ids in `models`
@@ -106,9 +107,9 @@ if include_minilm:
 
 run_objs = {}
 for cfg in runs:
-    run = get_run(RunConfig(**cfg))
+    run = get_run(RunConfig.from_spec(cfg))
     step = run.snapshot_steps[-1]
-    label = f"lab {cfg['arch']}-{cfg['size']} @ {step}"
+    label = f"lab {run.config.arch}-{run.config.size} @ {step}"
     run_objs[label] = run
     add(label, run.snapshot(step), "offline: self-trained", f"{run.family}, CPU run, {step} steps",
         family=run.family)
@@ -183,5 +184,7 @@ glue("n_in_band", int(measured["in_band"].sum()), display=False)
 pythia1b = measured[measured["model"] == "Pythia-1B"]
 k1b = float(pythia1b["k"].iloc[0]) if len(pythia1b) else math.nan
 glue("k_pythia1b", number_or_dash(k1b), display=False)
-glue("k_pythia1b_verdict", verdict(k1b, 1.1808, tol=1e-4) if paper_models
+# tolerance = the spread of a 10M-value subsample fit (SD(k) ≈ 1.45/√1e7 ≈ 4.6e-4, see the
+# measuring-stick chapter), since NPM-K's random draw of the 10M values cannot be repeated exactly
+glue("k_pythia1b_verdict", verdict(k1b, 1.1808, tol=5e-4) if paper_models
      else "not measured (needs the Hub: `full` profile)", display=False)

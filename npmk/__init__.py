@@ -2,8 +2,44 @@
 
 ``npmk.measure(source, ...)`` fits Weibull (k, lambda) to a checkpoint's skeleton;
 ``npmk.fit(x, trim)`` fits a sample of magnitudes; ``npmk.halfnormal_anchor(trim)``
-gives the half-normal continuum limit. Other modules are imported by name
-(``npmk.skeleton``, ``npmk.runs``, ...).
+gives the half-normal continuum limit. Other modules are imported by name.
+
+The modules, by layer (each imports only from its own layer, the layers above it and
+the two shared modules at the end; tests/test_import_graph.py checks there is no cycle):
+
+The instrument
+    weibull       Weibull fits of magnitudes |w| and their closed forms
+    counts        streaming fits from per-value counts (memory independent of model size)
+    skeleton      which tensors of a checkpoint are fitted, and what kind and class each is
+    checkpoints   reading a model's tensors lazily from files, the Hub or memory
+    measure       the engine behind ``npmk.measure`` and the ``npmk measure`` command
+    spectra       spectral statistics of matrices and their drift between checkpoints
+The lab
+    models        the Pythia-style and LLaMA-style models the lab trains
+    zoo           randomly initialised models of every supported family
+    corpus        training corpora: text to token ids, cached by content
+    forces        the AdamW forces on ‖W‖², from the optimizer's own moments
+    runconfig     what a run is: RunConfig, named presets, schedules
+    train         the training loop
+    runs          finished runs as shared, cached products (``npmk train``)
+    snapshots     Weibull fits of a run's snapshots, per tensor, layer and class
+One analysis module per paper
+    phases        000  NPM-dk: k against log(step) and its three phases
+    database      001  the DATABASE table of per-kind Weibull fits
+    emergence     002  change points and lead–lag of statistics against capabilities
+    capabilities  002  capability curves (published Pythia evaluations, the lab's probes)
+    dynamics      003  force budget, closed loop, RMS/λ bridge, k-lock
+    lambda_phases 003  the rise/peak/relax/floor phases of λ(step) and the AdamW equilibrium
+    spline        003  the alignment force recovered from sparse snapshots
+The book machinery
+    ledger        verdicts of our numbers against the published ones
+    page          what a chapter shows besides prose: glued values, formatted tables, the rerun note
+    style         one figure style
+    book          executing the chapters and building the HTML (``npmk book``, ``npmk run``)
+    cli           the ``npmk`` command
+Shared by every layer
+    data          the registry of external files, by URL and sha256, and the cache directory
+    _files        atomic writes, locks and sha256 of files
 
 The exports load on first use (PEP 562), so ``import npmk`` and the ``npmk``
 command start without importing torch or scipy.

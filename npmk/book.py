@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import os
 import shutil
 import sys
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from npmk._files import write_atomic
 
 __all__ = [
     "PROFILES",
@@ -227,16 +230,9 @@ def parse_overrides(pairs: list[list[str]] | None) -> dict:
 def _atomic_write_notebook(nb, path: Path) -> None:
     import nbformat
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a plain open (not mkstemp, which makes the file 0600) keeps the umask's permissions
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            nbformat.write(nb, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    buf = io.StringIO()
+    nbformat.write(nb, buf)
+    write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
 def _where(src: Path, root: Path, cell_source: str) -> str:

@@ -3,8 +3,17 @@
 ``open_checkpoint(source, revision=None)`` accepts a Hugging Face Hub id (with a
 revision; safetensors files only, through the local cache), a local directory
 (``config.json`` plus ``*.safetensors``, sharded with an index or not, or
-``pytorch_model.bin``), one or more ``.safetensors`` files, a PyTorch ``.bin``
-(loaded with ``weights_only=True, mmap=True``), an ``nn.Module`` or a state dict.
+``pytorch_model.bin``; a CTranslate2 directory with ``model.bin``; a directory
+holding one ``.gguf``), one or more ``.safetensors`` files, a PyTorch ``.bin``
+(loaded with ``weights_only=True, mmap=True``), a GGUF file
+(:mod:`npmk.gguf_checkpoint`), a CTranslate2 ``model.bin``
+(:mod:`npmk.ctranslate2_checkpoint`), an ``nn.Module`` or a state dict, or the
+name of a registered real network, ``real:NAME`` (:mod:`npmk.realnets`).
+
+A file's format is told by its first bytes (:func:`sniff`), not by its
+extension, so a CTranslate2 ``model.bin`` never reaches ``torch.load``; the
+extension only chooses the reader whose error message a file of no known
+format gets.
 
 Names, shapes and dtypes are known before any data is read (for the skeleton
 audit). Safetensors data is read with positional reads into a small reusable
@@ -14,6 +23,7 @@ towards this process's resident memory.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -24,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["SourceError", "TensorInfo", "Checkpoint", "open_checkpoint", "drop_tied_aliases", "CHUNK_ELEMS"]
+__all__ = ["SourceError", "TensorInfo", "Checkpoint", "open_checkpoint", "drop_tied_aliases", "sniff", "CHUNK_ELEMS"]
 
 #: Elements per chunk handed to consumers of ``Checkpoint.chunks``.
 CHUNK_ELEMS = 1 << 20
@@ -50,14 +60,20 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class TensorInfo:
-    """One tensor's metadata. dtype is the torch dtype name (e.g. 'float16') or the file's code."""
+    """One tensor's metadata. dtype is the torch dtype name (e.g. 'float16') or the file's code.
+
+    quant: the storage type of a quantized tensor (a GGUF type name such as
+    ``"Q4_K"``); its values are dequantized on reading and handed out as ``dtype``
+    (float32). None for tensors stored as plain floats.
+    """
 
     name: str
     shape: tuple[int, ...]
     dtype: str
     file: str | None = None
-    offset: int = 0  # byte offset of the data in ``file`` (safetensors only)
+    offset: int = 0  # byte offset of the data in ``file``
     nbytes: int = 0
+    quant: str | None = None
 
     @property
     def numel(self) -> int:
@@ -72,13 +88,31 @@ class Checkpoint:
     """A lazily read set of named tensors plus the model config (dict) when one is known.
 
     label: a human-readable description of the source (for messages and results).
+    aliases: tied tensors the source stores once, as {alias name: stored name}
+    (a CTranslate2 alias, a GGUF model without ``output.weight`` whose head is the
+    token embedding). ``infos`` lists each stored tensor once; a consumer that
+    counts tied matrices as a state dict does reads the aliases from here.
     """
 
-    def __init__(self, label: str, infos: list[TensorInfo], config: dict | None, tensors: Mapping | None = None):
+    def __init__(self, label: str, infos: list[TensorInfo], config: dict | None, tensors: Mapping | None = None,
+                 aliases: Mapping[str, str] | None = None):
         self.label = label
         self.config = config
+        self.aliases = dict(aliases or {})
         self._infos = infos
         self._tensors = tensors  # in-memory sources only
+        #: tied alias -> the listed tensor it shares its values with (see :meth:`alias_infos`)
+        self.aliases: dict[str, str] = dict(aliases or {})
+
+    def alias_infos(self) -> list[TensorInfo]:
+        """One TensorInfo per tied alias, pointing at the values of the tensor it aliases.
+
+        ``model.state_dict()`` lists a tied output head under its own name beside
+        the embedding; :meth:`infos` lists the matrix once, as ``save_pretrained``
+        stores it.  These infos restore the state-dict listing when asked for.
+        """
+        by_name = {i.name: i for i in self._infos}
+        return [dataclasses.replace(by_name[target], name=alias) for alias, target in self.aliases.items()]
 
     def infos(self) -> list[TensorInfo]:
         """Name, shape, dtype of every tensor, in storage order; no data is read."""
@@ -90,7 +124,7 @@ class Checkpoint:
     def tensor(self, info: TensorInfo) -> torch.Tensor:
         """The whole tensor (read from disk for file sources)."""
         if self._tensors is not None:
-            return self._tensors[info.name]
+            return self._tensors[self.aliases.get(info.name, info.name)]
         out = torch.empty(info.shape, dtype=self._torch_dtype(info))
         _read_into(info, out.reshape(-1).view(torch.uint8).numpy(), info.offset)
         return out
@@ -106,7 +140,7 @@ class Checkpoint:
         For files, each piece reuses one buffer: consume it before asking for the next.
         """
         if self._tensors is not None:
-            flat = self._tensors[info.name].detach().reshape(-1)
+            flat = self._tensors[self.aliases.get(info.name, info.name)].detach().reshape(-1)
             for start in range(0, flat.numel(), elems):
                 yield flat[start : start + elems]
             return
@@ -193,32 +227,58 @@ def _from_safetensors(files: Sequence[Path], label: str, config: dict | None) ->
                 raise SourceError(f"tensor {info.name!r} appears in both {seen[info.name]} and {path}")
             seen[info.name] = str(path)
             infos.append(info)
-    return Checkpoint(label, infos, config)
+    return Checkpoint(label, infos, config, aliases=_file_aliases(infos, config))
 
 
 # --- in-memory and PyTorch pickles ---------------------------------------------------------
+
+
+def _split_tied(state: Mapping, label: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    tensors, seen, aliases = {}, {}, {}
+    for name, t in state.items():
+        if not isinstance(t, torch.Tensor):
+            raise SourceError(f"{label}: entry {name!r} is a {type(t).__name__}, not a tensor")
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
+        if t.numel() and key in seen:
+            aliases[name] = seen[key]
+            continue
+        seen[key] = name
+        tensors[name] = t
+    return tensors, aliases
 
 
 def drop_tied_aliases(state: Mapping, label: str = "state dict") -> dict[str, torch.Tensor]:
     """The state dict with each tied alias (a tensor viewing the same memory as an earlier
     entry, e.g. a head tied to the embedding) kept once, as ``save_pretrained`` does, so
     no matrix is counted twice. A non-tensor entry is a SourceError naming it."""
-    tensors, seen = {}, set()
-    for name, t in state.items():
-        if not isinstance(t, torch.Tensor):
-            raise SourceError(f"{label}: entry {name!r} is a {type(t).__name__}, not a tensor")
-        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()))
-        if t.numel() and key in seen:
-            continue
-        seen.add(key)
-        tensors[name] = t
-    return tensors
+    return _split_tied(state, label)[0]
 
 
 def _from_state_dict(state: Mapping, label: str, config: dict | None) -> Checkpoint:
-    tensors = drop_tied_aliases(state, label)
+    tensors, aliases = _split_tied(state, label)
     infos = [TensorInfo(n, tuple(t.shape), _dtype_name(t.dtype)) for n, t in tensors.items()]
-    return Checkpoint(label, infos, config, tensors)
+    return Checkpoint(label, infos, config, tensors, aliases)
+
+
+#: token-embedding names an untied-in-the-file ``lm_head.weight`` aliases, by suffix
+_TOKEN_EMBEDDINGS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "embed_in.weight")
+
+
+def _file_aliases(infos: Sequence[TensorInfo], config: dict | None) -> dict[str, str]:
+    """The head a causal LM with ``tie_word_embeddings: true`` gets when loaded, absent from its files.
+
+    ``save_pretrained`` stores a tied head once, under the embedding's name; the
+    loaded model's ``state_dict()`` lists it again as ``lm_head.weight``.
+    """
+    if not config or config.get("tie_word_embeddings") is not True:
+        return {}
+    if not any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in config.get("architectures") or []):
+        return {}
+    names = [i.name for i in infos]
+    if any(n.endswith("lm_head.weight") for n in names):
+        return {}
+    embed = next((n for n in names if n.endswith(_TOKEN_EMBEDDINGS)), None)
+    return {} if embed is None else {"lm_head.weight": embed}
 
 
 def _from_bin(files: Sequence[Path], label: str, config: dict | None) -> Checkpoint:
@@ -243,6 +303,57 @@ def _from_bin(files: Sequence[Path], label: str, config: dict | None) -> Checkpo
 
 
 # --- directories, files and the hub ---------------------------------------------------------
+
+#: highest CTranslate2 binary version whose layout npmk.ctranslate2_checkpoint reads
+_CT2_MAX_VERSION = 6
+
+
+def sniff(path: Path) -> str | None:
+    """The weights format of a file from its first bytes: "gguf", "safetensors",
+    "torch" (zip archive or pickle), "ctranslate2", or None when none matches.
+
+    GGUF starts with the ASCII magic ``GGUF``; a torch file with a zip local
+    header or a pickle protocol byte (0x80); safetensors with an 8-byte
+    little-endian header length followed by ``{``; a CTranslate2 ``model.bin``
+    with a little-endian uint32 binary version (1 to 6) followed, from version 2
+    on, by the length-prefixed, NUL-terminated name of its model spec.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if head[:4] == b"GGUF":
+        return "gguf"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "torch"
+    if len(head) > 8 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") > 1:
+        return "safetensors"
+    if len(head) >= 4 and 1 <= int.from_bytes(head[:4], "little") <= _CT2_MAX_VERSION:
+        if int.from_bytes(head[:4], "little") < 2:
+            return "ctranslate2"
+        n = int.from_bytes(head[4:6], "little")
+        name = head[6 : 6 + n]
+        if 1 < n <= len(head) - 6 and name.endswith(b"\0") and name[:-1].isascii() and name[:-1].isalnum():
+            return "ctranslate2"
+    return None
+
+
+def _from_file(path: Path) -> Checkpoint:
+    """One weights file, its reader chosen by content; by extension only when no format matches."""
+    fmt = sniff(path)
+    if fmt == "gguf" or (fmt is None and path.suffix == ".gguf"):
+        from npmk.gguf_checkpoint import open_gguf
+
+        return open_gguf(path)
+    if fmt == "ctranslate2":
+        from npmk.ctranslate2_checkpoint import open_ctranslate2
+
+        return open_ctranslate2(path, str(path))
+    if fmt == "safetensors" or (fmt is None and path.suffix == ".safetensors"):
+        return _from_safetensors([path], str(path), _read_config(path.parent))
+    if fmt == "torch" or (fmt is None and path.suffix in (".bin", ".pt", ".pth")):
+        return _from_bin([path], str(path), _read_config(path.parent))
+    raise SourceError(f"{path}: not a weights file npmk can read (its first bytes match no known format: "
+                      "safetensors, PyTorch zip/pickle, GGUF, CTranslate2 model.bin)")
+
 
 
 def _read_config(directory: Path) -> dict | None:
@@ -271,6 +382,17 @@ def _shards(directory: Path, index_name: str) -> list[Path] | None:
 
 
 def _from_directory(directory: Path, label: str) -> Checkpoint:
+    model_bin = directory / "model.bin"
+    if model_bin.is_file() and sniff(model_bin) == "ctranslate2":
+        from npmk.ctranslate2_checkpoint import open_ctranslate2
+
+        return open_ctranslate2(model_bin, label)
+    ggufs = sorted(directory.glob("*.gguf"))
+    if len(ggufs) == 1:
+        return _from_file(ggufs[0])
+    if len(ggufs) > 1:
+        raise SourceError(f"{directory}: holds {len(ggufs)} .gguf files ({', '.join(p.name for p in ggufs)}); "
+                          "pass one of them")
     config = _read_config(directory)
     files = _shards(directory, "model.safetensors.index.json") or sorted(directory.glob("*.safetensors"))
     if files:
@@ -278,7 +400,8 @@ def _from_directory(directory: Path, label: str) -> Checkpoint:
     files = _shards(directory, "pytorch_model.bin.index.json") or sorted(directory.glob("pytorch_model*.bin"))
     if files:
         return _from_bin(files, label, config)
-    raise SourceError(f"{directory}: no *.safetensors or pytorch_model.bin weights in this directory")
+    raise SourceError(f"{directory}: no *.safetensors, pytorch_model.bin, CTranslate2 model.bin or .gguf weights "
+                      "in this directory")
 
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -338,15 +461,27 @@ def open_checkpoint(source, revision: str | None = None) -> Checkpoint:
                 raise SourceError(f"{p} is a directory; several sources must all be weight files (one directory at a time)")
             if not p.is_file():
                 raise SourceError(f"{p}: no such file")
-        if all(p.suffix == ".safetensors" for p in paths):
+        if len(paths) == 1:
+            return _from_file(paths[0])
+        formats = {sniff(p) or p.suffix for p in paths}
+        if formats <= {"safetensors", ".safetensors"}:
             return _from_safetensors(paths, ", ".join(map(str, paths)), _read_config(paths[0].parent))
-        if all(p.suffix in (".bin", ".pt", ".pth") for p in paths):
+        if formats <= {"torch", ".bin", ".pt", ".pth"}:
             return _from_bin(paths, ", ".join(map(str, paths)), _read_config(paths[0].parent))
-        raise SourceError(f"files must all be .safetensors or all .bin/.pt, got {[p.name for p in paths]}")
+        raise SourceError(f"several files must all be safetensors or all PyTorch weights (one GGUF or "
+                          f"CTranslate2 file at a time), got {[p.name for p in paths]}")
     if not isinstance(source, (str, os.PathLike)):
         raise SourceError(f"unsupported checkpoint source of type {type(source).__name__}")
+    if isinstance(source, str) and source.startswith("real:"):
+        if revision is not None:
+            raise SourceError(f"{source}: a revision ({revision!r}) applies only to Hugging Face Hub ids")
+        from npmk.realnets import weights_path
+
+        ckpt = open_checkpoint(weights_path(source.removeprefix("real:")))
+        ckpt.label = source
+        return ckpt
     path = Path(source)
-    is_hub = not path.exists() and isinstance(source, str) and bool(_HUB_ID.match(source)) and path.suffix not in (".safetensors", ".bin", ".pt")
+    is_hub = not path.exists() and isinstance(source, str) and bool(_HUB_ID.match(source)) and path.suffix not in (".safetensors", ".bin", ".pt", ".gguf")
     if is_hub:
         return _from_hub(source, revision)
     if revision is not None:

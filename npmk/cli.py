@@ -11,7 +11,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "measure": ("npmk.measure", "Weibull (k, lambda) of a checkpoint's skeleton"),
-    "train": ("npmk.train", "train a small GPT-NeoX / LLaMA with force logging"),
+    "train": ("npmk.runs", "train a small GPT-NeoX / LLaMA with force logging"),
     "book": ("npmk.book", "execute the notebooks with a profile and build the HTML book"),
     "run": ("npmk.book", "rerun one chapter with parameters"),
 }

@@ -30,15 +30,16 @@ seeded fraction ρ of tokens by uniformly random ids (the data-coherence knob).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import sysconfig
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from npmk._files import write_atomic
 from npmk.data import cache_dir, fetch
 
 __all__ = ["Corpus", "load", "read_text", "split", "corrupt", "stdlib_files", "stdlib_docstrings", "EOT"]
@@ -110,11 +111,7 @@ def stdlib_docstrings(min_chars: int = 40) -> Path:
                 doc = ast.get_docstring(node)
                 if doc and len(doc) > min_chars:
                     docs.append(doc)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n\n".join(docs))
-    os.replace(tmp, out)
+    write_atomic(out, "\n\n".join(docs).encode("utf-8"))
     return out
 
 
@@ -162,14 +159,6 @@ def _train_bpe(docs: list[str], vocab: int):
     return tok
 
 
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    with os.fdopen(fd, "wb") as fh:
-        np.save(fh, array)
-    os.replace(tmp, path)
-
-
 def load(source: str | os.PathLike = "stdlib", *, tokenizer: str = "bpe", vocab: int = 2048, max_bytes: int = 8_000_000) -> Corpus:
     """Read and tokenize a corpus (cached); see the module docstring for sources and tokenizers."""
     if str(source).endswith(".npy"):
@@ -213,7 +202,9 @@ def load(source: str | os.PathLike = "stdlib", *, tokenizer: str = "bpe", vocab:
             ids.extend(enc.ids)
             ids.append(eot)
         tokens = np.asarray(ids, dtype=np.int32)
-        _atomic_save_npy(cached, tokens)
+        buf = io.BytesIO()
+        np.save(buf, tokens)
+        write_atomic(cached, buf.getvalue())
     n_bytes = sum(len(d.encode("utf-8")) for d in docs)
     return Corpus(tokens, vocab_size, n_ids, sha, len(docs), n_bytes, spec)
 

@@ -19,10 +19,12 @@ Definitions (each reproduces the published figure from the CSV; see the tests):
   the origin, Σxy / Σx².
 * **τ = 1 / (η · λ_wd)** in optimizer steps (η the peak learning rate, λ_wd the
   decoupled weight decay); T/τ with T the number of training steps.
-* **saturation state** from T/τ alone (:func:`saturation_state`).
+* **saturation state** from T/τ alone, with the thresholds published in
+  DATABASE_v9_1.md (:func:`saturation_state`).
 * **Selection k-drift** = k₀ − k_Selection, with k₀ the half-normal anchor
   (:func:`npmk.weibull.halfnormal_anchor`) and k_Selection the median k over the
-  Selection kinds present (q, k or merged qkv); severity by :func:`drift_severity`.
+  Selection kinds present (q, k or merged qkv); severity by :func:`drift_severity`
+  (the book's own labels, not published).
 * **nearest entry**: :func:`nearest` (more shared kinds first, then the
   root-mean-square k difference over every kind both sides have).
 """
@@ -43,7 +45,7 @@ from scipy import stats
 from npmk import data, skeleton
 
 __all__ = [
-    "DATABASE_KEY", "KINDS", "FFN_KINDS", "TRANSMISSION_KINDS", "SELECTION_KINDS",
+    "DATABASE_KEY", "DATABASE_DOC_KEY", "DB_KINDS", "FFN_KINDS", "TRANSMISSION_KINDS", "SELECTION_KINDS",
     "SATURATION_THRESHOLDS", "DRIFT_THRESHOLDS",
     "load", "per_kind", "ffn_band", "FFNBand", "lambda_scaling", "LambdaScaling",
     "tau", "t_over_tau", "saturation_state", "drift_severity", "attention_of_entry",
@@ -55,21 +57,27 @@ DATABASE_KEY = "NPM-Weibull-public/database_v9_1/DATABASE_v9_1.csv"
 #: the project's typed-in tables of published figures (``data/published/``)
 PUBLISHED_DIR = Path(__file__).resolve().parents[1] / "data" / "published"
 
-#: every component kind the CSV has a column for
-KINDS = ("qkv", "q", "k", "v", "o", "ffn_in", "ffn_out", "gate", "up", "down")
+#: every component kind the DATABASE CSV has a column for (skeleton.KINDS names every kind npmk knows)
+DB_KINDS = ("qkv", "q", "k", "v", "o", "ffn_in", "ffn_out", "gate", "up", "down")
 FFN_KINDS = ("ffn_in", "ffn_out", "gate", "up", "down")
 #: class membership is the skeleton's (npmk.skeleton.TRANSMISSION / SELECTION)
 TRANSMISSION_KINDS = tuple(k for k in skeleton.KINDS if k in skeleton.TRANSMISSION)
 SELECTION_KINDS = tuple(k for k in skeleton.KINDS if k in skeleton.SELECTION)
 
-#: lower T/τ edge of each state, highest first: T/τ ≥ 1 is Saturated, [0.5, 1)
-#: Near-saturated, [0.25, 0.5) Approaching, below 0.25 Transition.  These edges
-#: reproduce the CSV's ``Physical_State`` column for all 12 entries.
-SATURATION_THRESHOLDS = (("Saturated", 1.0), ("Near-saturated", 0.5), ("Approaching", 0.25))
+#: key of the DATABASE's description, which states the Physical State thresholds
+DATABASE_DOC_KEY = "NPM-Weibull-public/database_v9_1/DATABASE_v9_1.md"
+
+#: lower T/τ edge of each state, highest first, as published in DATABASE_v9_1.md
+#: ("Physical State thresholds", after the Wang–Aitchison 2024 cycle ratio; Ding
+#: 2026, NPM-Weibull-public database_v9_1): Saturated T/τ ≥ 1.20, Near-saturated
+#: [0.80, 1.20), Approaching [0.40, 0.80), Partial [0.25, 0.40), Transition below 0.25.
+SATURATION_THRESHOLDS = (("Saturated", 1.20), ("Near-saturated", 0.80), ("Approaching", 0.40), ("Partial", 0.25))
 
 #: lower drift edge (k₀ − k_Selection) of each severity, highest first: ≥ 0.20
-#: deep (k_S ≲ 1.00, OLMo-1/2), [0.10, 0.20) moderate (Pythia-70M/160M merged
-#: qkv), [0.03, 0.10) mild (the GQA entries), below 0.03 none.
+#: deep, [0.10, 0.20) moderate, [0.03, 0.10) mild, below 0.03 none.  These edges
+#: are this book's own labels, not published ones: they were placed between the
+#: DATABASE's OLMo (separate Q/K), merged-qkv Pythia and GQA entries, so on those
+#: entries they describe the data rather than test it.
 DRIFT_THRESHOLDS = (("deep", 0.20), ("moderate", 0.10), ("mild", 0.03))
 
 
@@ -90,7 +98,7 @@ def load(path: str | Path | None = None) -> pd.DataFrame:
     """
     src = Path(path) if path is not None else data.fetch(DATABASE_KEY)
     db = pd.read_csv(src).set_index("entry_id")
-    missing = [f"k_median_{kind}" for kind in KINDS if f"k_median_{kind}" not in db.columns]
+    missing = [f"k_median_{kind}" for kind in DB_KINDS if f"k_median_{kind}" not in db.columns]
     if missing:
         raise ValueError(f"{src} is not a DATABASE_v9_1 table: no columns {missing}")
     db["attention"] = [attention_of_entry(a) for a in db["arch"]]
@@ -111,7 +119,7 @@ def per_kind(db: pd.DataFrame) -> pd.DataFrame:
     """Long table (entry_id, kind, cls, k, lam) of every kind an entry has."""
     rows = []
     for entry, row in db.iterrows():
-        for kind in KINDS:
+        for kind in DB_KINDS:
             k = row[f"k_median_{kind}"]
             if pd.notna(k):
                 rows.append({"entry_id": entry, "kind": kind, "cls": skeleton.class_of(kind), "k": float(k),
@@ -187,7 +195,8 @@ def t_over_tau(steps: float, eta: float, weight_decay: float) -> float:
 
 
 def saturation_state(ratio: float) -> str:
-    """Saturated / Near-saturated / Approaching / Transition from T/τ (edges 1, 0.5, 0.25)."""
+    """Saturated / Near-saturated / Approaching / Partial / Transition from T/τ
+    (the published edges 1.20, 0.80, 0.40, 0.25; :data:`SATURATION_THRESHOLDS`)."""
     if not math.isfinite(ratio) or ratio < 0:
         raise ValueError(f"T/τ must be a finite non-negative number, got {ratio}")
     for name, edge in SATURATION_THRESHOLDS:
@@ -197,7 +206,7 @@ def saturation_state(ratio: float) -> str:
 
 
 def drift_severity(drift: float) -> str:
-    """deep / moderate / mild / none from the Selection drift k₀ − k_S (edges 0.20, 0.10, 0.03)."""
+    """deep / moderate / mild / none from the Selection drift k₀ − k_S (the book's own edges 0.20, 0.10, 0.03)."""
     if not math.isfinite(drift):
         return "unknown"
     for name, edge in DRIFT_THRESHOLDS:
@@ -258,8 +267,8 @@ def diagnose_entries(db: pd.DataFrame) -> pd.DataFrame:
     """:func:`diagnose` applied to every DATABASE entry, with its published state beside."""
     rows = {}
     for entry, row in db.iterrows():
-        ks = {kd: row[f"k_median_{kd}"] for kd in KINDS}
-        lams = {kd: row[f"lambda_median_{kd}"] for kd in KINDS}
+        ks = {kd: row[f"k_median_{kd}"] for kd in DB_KINDS}
+        lams = {kd: row[f"lambda_median_{kd}"] for kd in DB_KINDS}
         d = diagnose(ks, lams, steps=row["T_steps"], eta=row["eta_peak"],
                      weight_decay=row["lambda_wd"])
         rows[entry] = {**d.__dict__, "attention": row["attention"],
@@ -291,12 +300,12 @@ def nearest(k_by_kind: Mapping[str, float], db: pd.DataFrame) -> pd.DataFrame:
     Entries sharing no kind get distance NaN and rank last.
     Returns columns entry_id, distance, n_shared, shared, rank (1 = nearest).
     """
-    mine = {kd: float(v) for kd, v in k_by_kind.items() if kd in KINDS and pd.notna(v)}
+    mine = {kd: float(v) for kd, v in k_by_kind.items() if kd in DB_KINDS and pd.notna(v)}
     if not mine:
-        raise ValueError(f"no DATABASE kind among {sorted(k_by_kind)}; kinds are {KINDS}")
+        raise ValueError(f"no DATABASE kind among {sorted(k_by_kind)}; kinds are {DB_KINDS}")
     rows = []
     for entry, row in db.iterrows():
-        shared = [kd for kd in KINDS if kd in mine and pd.notna(row[f"k_median_{kd}"])]
+        shared = [kd for kd in DB_KINDS if kd in mine and pd.notna(row[f"k_median_{kd}"])]
         diffs = [mine[kd] - float(row[f"k_median_{kd}"]) for kd in shared]
         dist = math.sqrt(float(np.mean(np.square(diffs)))) if diffs else math.nan
         rows.append({"entry_id": str(entry), "distance": dist, "n_shared": len(shared),

@@ -13,56 +13,36 @@ The *rise phase* is warmup < step ≤ 0.25·T (the paper's "steps ≤ 5,000" of 
 shares are dominated by the first noisy updates.
 
 Closed loop (paper 003 §5.1 and App. B): starting from the first logged
-‖W‖², integrate the recurrence by forward Euler on the logged grid,
+‖W‖² = N·RMS², integrate the recurrence by forward Euler on the logged grid,
 
     ‖W‖²_{i+1} = ‖W‖²_i + (−A_i + I_i − D_i)(s_{i+1} − s_i),
 
-convert RMS = √(‖W‖²/N) (N matrix elements) to λ through the Weibull bridge
-λ = RMS / √Γ(1 + 2/k) at the locked shape k, and compare with the fitted λ of the
-checkpoints: logRMSE = √mean(ln(λ_pred/λ_obs)²).  The offset splits into a
-*bridge* part, λ_RMS = RMS_obs/√Γ(1+2/k_fixed) against λ_obs, and an
-*integration* part, λ_pred against λ_RMS (mean absolute relative errors).
-This integrator reproduces the ``lambda_pred`` column the paper ships for real
-Pythia-70M to 2·10⁻⁴ relative.
+map RMS = √(‖W‖²/N) to λ through a *bridge* factor and compare with the
+fitted λ: logRMSE = √mean(ln(λ_pred/λ_obs)²).  The paper's released code uses
+the trajectory's mean λ/RMS as the factor and compares at every logged step
+(λ_obs interpolated); with it, the shipped real-Pythia ``lambda_pred`` column
+is reproduced exactly.  The Weibull closed form 1/√Γ(1 + 2/k) at the locked k
+is kept as a variant.  The offset splits into an *integration* part (RMS_pred
+against RMS_obs) and a *bridge* part (factor·RMS_obs against λ_obs).
 
-Two data sources share one tidy layout (columns ``step, group, align, inject,
-decay, rms, lr``; group ``class:Transmission`` or ``class:Selection``): the
-paper's published derived data (:func:`published_forces`, registry keys under
-:data:`PREFIX`) and the book's own training runs (``Run.forces``).
+Inputs share one tidy layout (columns ``step, group, align, inject, decay,
+rms, lr``): the paper's shipped files (read by :mod:`npmk.dynamics_data`) and the
+book's own training runs (``Run.forces``).
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from . import data
 from .forces import shares
-from .skeleton import classify
-from .weibull import fit, rms_over_lambda
+from .dynamics_data import PAPER_FORCE_TABLE
+from .weibull import rms_over_lambda
 
 __all__ = [
-    "PREFIX",
-    "FORCE_LOGS",
-    "TRAJECTORIES",
-    "PAPER_FORCE_TABLE",
-    "PAPER_WARMUP",
-    "PAPER_STEPS",
-    "load_config",
-    "class_params",
-    "load_force_log",
-    "published_forces",
-    "load_trajectory",
-    "load_per_block",
-    "load_per_layer",
-    "load_real_closure",
-    "load_real_perblock_k",
-    "load_real_k_by_step",
     "with_shares",
     "rise_phase",
     "rise_share_summary",
@@ -70,208 +50,18 @@ __all__ = [
     "superweight_effect",
     "integrate_w2",
     "log_rmse",
+    "thin_log",
+    "force_excess",
+    "bridge_factor",
     "ClosedLoop",
     "closed_loop",
     "ErrorSplit",
     "error_split",
     "k_lock",
     "bridge_gap",
-    "class_fit",
-    "snapshot_fits",
     "rms_units",
     "higher_order_share",
 ]
-
-#: registry prefix of the paper's published derived data (Ding 2026, CC BY 4.0)
-PREFIX = "NPM-Weibull-public/Weibull_WeightScale_dynamics/"
-_DERIVED = PREFIX + "derived_data/"
-
-#: the paper's self-training schedule: 200 warmup steps, 20,000 steps (App. C.1)
-PAPER_WARMUP = 200
-PAPER_STEPS = 20_000
-#: decoupled weight decay of every published self-trained run except the high-decay one
-PAPER_WD = 0.01
-
-#: run name -> (file under derived_data/, architecture).  "seed1".."seed4" are the four
-#: Pythia seeds of §4.1; "baseline" is the run behind the force table and the closed
-#: loop (its RMS equals lambda_trajectory_pythia2's sigma); "llama_qk" is a LLaMA run
-#: that also logs the Selection class (Q and K; its N_sel = 6·2·512² checks out).
-FORCE_LOGS: dict[str, tuple[str, str]] = {
-    "baseline": ("self_train/baseline_force.jsonl", "pythia"),
-    "seed1": ("self_train/v1b_budget_seed1.jsonl", "pythia"),
-    "seed2": ("self_train/v1b_budget_seed2.jsonl", "pythia"),
-    "seed3": ("revision/seed_3/v1b_spline_true.jsonl", "pythia"),
-    "seed4": ("revision/seed_4/v1b_spline_true.jsonl", "pythia"),
-    "llama": ("self_train/v1b_spline_true_llama.jsonl", "llama"),
-    "llama_qk": ("revision/bsel/v1b_spline_true.jsonl", "llama"),
-    "eta_3e3": ("revision/eta_3e3/v1b_spline_true.jsonl", "pythia"),
-    "eta_3e4": ("revision/eta_3e4/v1b_spline_true.jsonl", "pythia"),
-}
-
-#: run name -> aggregate Weibull trajectory file (k, λ and RMS of the Transmission class)
-TRAJECTORIES: dict[str, str] = {
-    "baseline": "self_train/lambda_trajectory_pythia2.json",
-    "llama": "self_train/lambda_trajectory_llama.json",
-    "continue": "self_train/lambda_trajectory_continue.json",
-    "relax": "self_train/lambda_trajectory_relax.json",
-    "relax2": "self_train/lambda_trajectory_relax2.json",
-    "relax3": "self_train/lambda_trajectory_relax3.json",
-    "seed3": "revision/seed_3/lambda_trajectory_seed_3.json",
-    "seed4": "revision/seed_4/lambda_trajectory_seed_4.json",
-    "eta_3e3": "revision/eta_3e3/lambda_trajectory_eta_3e3.json",
-    "eta_3e4": "revision/eta_3e4/lambda_trajectory_eta_3e4.json",
-}
-
-_PER_BLOCK = {"baseline": "self_train/per_block_lambda_traj_pythia2.json",
-              "llama": "self_train/per_block_lambda_traj_llama.json"}
-_PER_LAYER = {"baseline": "self_train/per_layer_lambda_pythia2.json",
-              "llama": "self_train/per_layer_lambda_llama.json"}
-_CONFIGS = {"pythia": "pythia70m_config.json", "llama": "llama70m_config.json"}
-
-#: Paper 003, §4.1 force-budget table (self-trained Pythia-70M): step -> (second
-#: column, align %, inj %, decay %).  The second column is printed under the λ
-#: heading but equals the Transmission RMS of baseline_force.jsonl, not λ.
-PAPER_FORCE_TABLE: dict[int, tuple[float, float, float, float]] = {
-    250: (0.021, 93.1, 4.7, 2.2),
-    1250: (0.031, 93.1, 4.5, 2.4),
-    2500: (0.045, 92.1, 4.5, 3.4),
-    5000: (0.066, 88.7, 4.3, 7.0),
-    10000: (0.084, 78.9, 3.7, 17.5),
-    20000: (0.087, 49.9, 1.5, 48.6),
-}
-
-# published column names -> tidy names, per component class
-_TRANSMISSION_COLS = {
-    "true_align_full": "align", "inj_full": "inject", "dec_full": "decay",  # force logs
-    "align": "align", "inj": "inject", "dec": "decay",  # budget logs
-}
-_SELECTION_COLS = {"sel_align": "align", "sel_inj": "inject", "sel_dec": "decay", "sel_rms": "rms"}
-
-
-def _read_json(rel: str):
-    with open(data.fetch(_DERIVED + rel)) as fh:
-        return json.load(fh)
-
-
-def _read_jsonl(rel: str) -> pd.DataFrame:
-    with open(data.fetch(_DERIVED + rel)) as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    if not rows:
-        raise ValueError(f"{rel} holds no records")
-    return pd.DataFrame(rows)
-
-
-def load_config(arch: str) -> dict:
-    """The transformers config the paper's self-trained ``arch`` ("pythia"/"llama") used."""
-    if arch not in _CONFIGS:
-        raise KeyError(f"no published config for arch {arch!r}; expected one of {tuple(_CONFIGS)}")
-    with open(data.fetch(PREFIX + _CONFIGS[arch])) as fh:
-        return json.load(fh)
-
-
-def class_params(config: Mapping, cls: str = "Transmission") -> int:
-    """Number of elements N in a component class of a decoder config (counts, no units).
-
-    Transmission = W_o + FFN matrices (GPT-NeoX: 2 FFN, LLaMA: gate/up/down);
-    Selection = Q and K (GPT-NeoX's merged QKV counts whole, as the class is defined).
-    """
-    h, f, n_layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
-    llama = config["model_type"] != "gpt_neox"
-    if cls == "Transmission":
-        return n_layers * (h * h + (3 if llama else 2) * h * f)
-    if cls == "Selection":
-        return n_layers * (2 if llama else 3) * h * h
-    raise ValueError(f"class must be 'Transmission' or 'Selection', got {cls!r}")
-
-
-def load_force_log(run: str) -> pd.DataFrame:
-    """One published force log as tidy rows: run, arch, step, group, align, inject, decay, rms, lr.
-
-    Forces are totals over the class, per step, in ‖W‖² units (A negative while
-    ‖W‖ grows).  Budget logs also carry the paper's ``align_share_no_sw``
-    (alignment share with the top 0.1% magnitudes removed, as a fraction).
-    """
-    if run not in FORCE_LOGS:
-        raise KeyError(f"unknown published run {run!r}; expected one of {tuple(FORCE_LOGS)}")
-    rel, arch = FORCE_LOGS[run]
-    raw = _read_jsonl(rel).sort_values("step", kind="stable")
-    tr_cols = {c: n for c, n in _TRANSMISSION_COLS.items() if c in raw.columns}
-    if sorted(tr_cols.values()) != ["align", "decay", "inject"]:
-        raise ValueError(f"{rel}: expected alignment/injection/decay columns, found {list(raw.columns)}")
-    tr = raw[["step", "eta", "rms", *tr_cols]].rename(columns={**tr_cols, "eta": "lr"})
-    tr.insert(1, "group", "class:Transmission")
-    if "align_pct_no_superweight" in raw:
-        tr["align_share_no_sw"] = raw["align_pct_no_superweight"] / 100.0
-    parts = [tr]
-    if "sel_align" in raw:
-        sel = raw[["step", "eta", *_SELECTION_COLS]].rename(columns={**_SELECTION_COLS, "eta": "lr"})
-        sel.insert(1, "group", "class:Selection")
-        parts.append(sel)
-    out = pd.concat(parts, ignore_index=True)
-    out.insert(0, "arch", arch)
-    out.insert(0, "run", run)
-    return out
-
-
-def published_forces(runs: Iterable[str] | None = None) -> pd.DataFrame:
-    """:func:`load_force_log` of several runs (all of :data:`FORCE_LOGS` by default), stacked."""
-    return pd.concat([load_force_log(r) for r in (runs or FORCE_LOGS)], ignore_index=True)
-
-
-def load_trajectory(run: str) -> pd.DataFrame:
-    """Aggregate Transmission Weibull trajectory: step, k, lam, rms, lam_over_rms (λ, RMS in weight units)."""
-    if run not in TRAJECTORIES:
-        raise KeyError(f"no published λ trajectory for {run!r}; expected one of {tuple(TRAJECTORIES)}")
-    df = pd.DataFrame(_read_json(TRAJECTORIES[run]))
-    df = df.rename(columns={"lambda": "lam", "sigma": "rms", "lambda_over_sigma": "lam_over_rms"})
-    return df[["step", "k", "lam", "rms", "lam_over_rms"]].sort_values("step", ignore_index=True)
-
-
-def load_per_block(run: str) -> pd.DataFrame:
-    """Per-block summary trajectory: step, pb_lam, pb_k (medians over blocks), agg_lam, first/deepest block λ."""
-    if run not in _PER_BLOCK:
-        raise KeyError(f"no per-block file for {run!r}; expected one of {tuple(_PER_BLOCK)}")
-    df = pd.DataFrame(_read_json(_PER_BLOCK[run]))
-    return df.rename(columns={"pb_lambda": "pb_lam", "agg_lambda": "agg_lam",
-                              "L0_lam": "first_block_lam", "Ldeep_lam": "deepest_block_lam"})
-
-
-def load_per_layer(run: str) -> pd.DataFrame:
-    """Per-block Weibull fits, long form: step, block, k, lam, rms."""
-    if run not in _PER_LAYER:
-        raise KeyError(f"no per-layer file for {run!r}; expected one of {tuple(_PER_LAYER)}")
-    rows = [
-        {"step": rec["step"], "block": int(block), "k": fit["k"], "lam": fit["lambda"], "rms": fit["sigma"]}
-        for rec in _read_json(_PER_LAYER[run])
-        for block, fit in rec["layers"].items()
-    ]
-    return pd.DataFrame(rows).sort_values(["step", "block"], ignore_index=True)
-
-
-def load_real_closure() -> pd.DataFrame:
-    """Real Pythia-70M checkpoint closure: step, lam_obs, rms_obs, align, inject, decay, lam_pred.
-
-    Forces here are per matrix element (‖W‖²/N per step), recovered by the spline
-    method; ``align`` is converted to the sign convention above (negative = growth).
-    """
-    df = pd.DataFrame(_read_json("real_pythia/realpythia_closure.json"))
-    return pd.DataFrame({
-        "step": df["step"], "lam_obs": df["lambda_obs"], "rms_obs": df["sigma_obs"],
-        "align": -df["align_force"], "inject": df["inj_force"], "decay": df["decay_force"],
-        "lam_pred": df["lambda_pred"],
-    })
-
-
-def load_real_perblock_k() -> pd.DataFrame:
-    """Per-matrix fits of the final real Pythia-70M checkpoint (Transmission): name, k, lam, n."""
-    raw = _read_json("real_pythia/realpythia_perblock_k.json")
-    return pd.DataFrame(raw["per_matrix"], columns=["name", "k", "lam", "n"])
-
-
-def load_real_k_by_step() -> pd.DataFrame:
-    """Pooled Transmission k of real Pythia-70M per checkpoint: step, k."""
-    raw = _read_json("real_pythia/realpythia_k_by_step.json")
-    return pd.DataFrame({"step": [int(s) for s in raw], "k": list(raw.values())}).sort_values("step", ignore_index=True)
 
 
 def with_shares(forces: pd.DataFrame) -> pd.DataFrame:
@@ -347,12 +137,49 @@ def log_rmse(pred, obs) -> float:
     return float(np.sqrt(np.mean(np.log(p / o) ** 2)))
 
 
+def thin_log(forces: pd.DataFrame, every: int) -> pd.DataFrame:
+    """The rows of a force log at steps that are multiples of ``every`` (a log with Δt = ``every``).
+
+    This is how the paper tests the closed loop's robustness to the logging
+    interval: the Δt = 50 revision logs thinned to Δt = 100, 250, 500.
+    """
+    if every < 1:
+        raise ValueError(f"thinning interval must be a positive number of steps, got {every}")
+    steps = forces["step"].to_numpy()
+    if len(steps) > 1 and every < np.diff(np.unique(steps)).min():
+        raise ValueError(f"cannot thin to Δt = {every}: the log is already spaced wider")
+    out = forces[forces["step"] % every == 0]
+    if out["step"].nunique() < 2:
+        raise ValueError(f"thinning to Δt = {every} leaves fewer than two logged steps")
+    return out
+
+
+def force_excess(forces: pd.DataFrame, n_params: int) -> pd.DataFrame:
+    """Per logged interval, the net force's ‖W‖² change against the logged one.
+
+    ratio_i = (−A_i + I_i − D_i)(s_{i+1} − s_i) / (N·(rms²_{i+1} − rms²_i)):
+    1 when the recurrence reproduces the log exactly, above 1 when the logged
+    forces over-predict the growth.  Columns step (interval start), step_end,
+    predicted, logged (‖W‖² units), ratio.  Near a peak of ‖W‖ the logged
+    change is small and the ratio is large or negative.
+    """
+    f = forces.sort_values("step")
+    s = f["step"].to_numpy(dtype=float)
+    net = (-f["align"] + f["inject"] - f["decay"]).to_numpy(dtype=float)
+    w2 = n_params * f["rms"].to_numpy(dtype=float) ** 2
+    predicted, logged = net[:-1] * np.diff(s), np.diff(w2)
+    return pd.DataFrame({"step": s[:-1], "step_end": s[1:], "predicted": predicted, "logged": logged,
+                         "ratio": predicted / logged})
+
+
 @dataclass(frozen=True)
 class ClosedLoop:
-    """Closed-loop reconstruction of λ at the checkpoints (arrays share ``steps``).
+    """Closed-loop reconstruction of λ (arrays share ``steps``).
 
-    rms_pred from the integrated ‖W‖²; lam_pred = rms_pred/√Γ(1+2/k); k is the
-    locked shape used by the bridge; log_rmse compares lam_pred with lam_obs.
+    rms_pred = √(‖W‖²_pred/N) from the integrated recurrence; lam_pred =
+    lam_per_rms·rms_pred; rms_obs and lam_obs are the observed values on the
+    same steps; ``bridge`` and ``grid`` name the procedure (see
+    :func:`closed_loop`); log_rmse compares lam_pred with lam_obs.
     """
 
     steps: np.ndarray
@@ -360,7 +187,9 @@ class ClosedLoop:
     rms_obs: np.ndarray
     lam_pred: np.ndarray
     lam_obs: np.ndarray
-    k: float
+    lam_per_rms: float
+    bridge: str
+    grid: str
     log_rmse: float
 
     def frame(self) -> pd.DataFrame:
@@ -368,54 +197,102 @@ class ClosedLoop:
                              "lam_pred": self.lam_pred, "lam_obs": self.lam_obs})
 
 
-def closed_loop(forces: pd.DataFrame, checkpoints: pd.DataFrame, n_params: int, k: float,
-                w2_0: float | None = None) -> ClosedLoop:
-    """Integrate one class's forces from their first row and compare λ at the checkpoints.
+def bridge_factor(trajectory: pd.DataFrame, bridge: str = "ratio", k: float | None = None) -> float:
+    """λ per unit RMS used to turn a predicted RMS into λ.
 
-    ``forces``: step, align, inject, decay (class totals per step, ‖W‖² units) and
-    rms (used for the start, ‖W‖²_0 = N·rms², unless ``w2_0`` is given).
-    ``checkpoints``: step, lam, rms of the fitted snapshots; those inside the
-    logged span are compared (‖W‖² interpolated linearly between logged steps).
+    ``"ratio"`` (the paper's released code): mean(λ/RMS) over the fitted
+    trajectory, so it is calibrated on the observations it is later compared
+    with.  ``"gamma"`` (the Weibull closed form): 1/√Γ(1 + 2/k) at a locked
+    shape ``k``, independent of the observed λ.
     """
+    if bridge == "ratio":
+        ratio = trajectory["lam"].to_numpy(dtype=float) / trajectory["rms"].to_numpy(dtype=float)
+        if ratio.size == 0 or not np.all(np.isfinite(ratio)):
+            raise ValueError("trajectory needs finite lam and rms for the ratio bridge")
+        return float(np.mean(ratio))
+    if bridge == "gamma":
+        if k is None:
+            raise ValueError("the gamma bridge needs the locked shape k")
+        return 1.0 / rms_over_lambda(k)
+    raise ValueError(f"bridge must be 'ratio' or 'gamma', got {bridge!r}")
+
+
+def closed_loop(forces: pd.DataFrame, trajectory: pd.DataFrame, n_params: int, *, bridge: str = "ratio",
+                grid: str = "log", k: float | None = None) -> ClosedLoop:
+    """Integrate one class's forces from their first logged row and compare λ with the trajectory.
+
+    ``forces``: step, align, inject, decay (class totals per step, ‖W‖² units)
+    and rms; the start is ‖W‖²_0 = N·rms² at the first logged step.
+    ``trajectory``: step, lam, rms of the fitted snapshots.
+
+    The default is the paper's procedure (its released analysis code, which
+    reproduces its printed logRMSE): ``bridge="ratio"`` (λ = RMS·mean(λ/RMS)
+    of the trajectory) compared on ``grid="log"``, every logged step inside the
+    trajectory's span, with λ_obs and RMS_obs interpolated linearly onto it.
+    ``bridge="gamma"`` (λ = RMS/√Γ(1 + 2/k), needs ``k``) and
+    ``grid="checkpoints"`` (the trajectory's steps inside the logged span,
+    ‖W‖²_pred interpolated) are the book's sensitivity variant.
+    """
+    if grid not in ("log", "checkpoints"):
+        raise ValueError(f"grid must be 'log' or 'checkpoints', got {grid!r}")
+    factor = bridge_factor(trajectory, bridge, k)
     f = forces.sort_values("step")
     s = f["step"].to_numpy(dtype=float)
-    w2 = integrate_w2(s, (-f["align"] + f["inject"] - f["decay"]).to_numpy(),
-                      n_params * float(f["rms"].iloc[0]) ** 2 if w2_0 is None else w2_0)
+    w2 = integrate_w2(s, (-f["align"] + f["inject"] - f["decay"]).to_numpy(), n_params * float(f["rms"].iloc[0]) ** 2)
     if np.any(w2 <= 0):
         raise ValueError("integrated ‖W‖² went non-positive: forces and start are inconsistent")
-    cp = checkpoints[(checkpoints["step"] >= s[0]) & (checkpoints["step"] <= s[-1])].sort_values("step")
-    if cp.empty:
-        raise ValueError(f"no checkpoint inside the logged span [{s[0]:g}, {s[-1]:g}]")
-    rms_pred = np.sqrt(np.interp(cp["step"].to_numpy(dtype=float), s, w2) / n_params)
-    lam_pred = rms_pred / rms_over_lambda(k)
-    lam_obs = cp["lam"].to_numpy(dtype=float)
-    return ClosedLoop(cp["step"].to_numpy(), rms_pred, cp["rms"].to_numpy(dtype=float), lam_pred, lam_obs,
-                      float(k), log_rmse(lam_pred, lam_obs))
+    t = trajectory.sort_values("step")
+    ts = t["step"].to_numpy(dtype=float)
+    if grid == "log":
+        keep = (s >= ts[0]) & (s <= ts[-1])
+        steps, w2_at = s[keep], w2[keep]
+        lam_obs, rms_obs = np.interp(steps, ts, t["lam"]), np.interp(steps, ts, t["rms"])
+    else:
+        t = t[(ts >= s[0]) & (ts <= s[-1])]
+        steps = t["step"].to_numpy(dtype=float)
+        w2_at = np.interp(steps, s, w2)
+        lam_obs, rms_obs = t["lam"].to_numpy(dtype=float), t["rms"].to_numpy(dtype=float)
+    if steps.size == 0:
+        raise ValueError(f"the trajectory [{ts[0]:g}, {ts[-1]:g}] and the logged span [{s[0]:g}, {s[-1]:g}] "
+                         "do not overlap")
+    rms_pred = np.sqrt(w2_at / n_params)
+    lam_pred = factor * rms_pred
+    return ClosedLoop(steps, rms_pred, rms_obs, lam_pred, lam_obs, factor, bridge, grid, log_rmse(lam_pred, lam_obs))
 
 
 @dataclass(frozen=True)
 class ErrorSplit:
-    """Mean absolute relative errors (fractions): bridge = λ_RMS vs λ_obs, integration = λ_pred vs λ_RMS,
-    total = λ_pred vs λ_obs, with λ_RMS = RMS_obs/√Γ(1+2/k_fixed); n checkpoints."""
+    """Mean absolute relative errors (fractions) of a closed loop over n steps, with
+    λ_RMS = lam_per_rms·RMS_obs: bridge = λ_RMS vs λ_obs, integration = λ_pred vs
+    λ_RMS, total = λ_pred vs λ_obs."""
 
     bridge: float
     integration: float
     total: float
-    k_fixed: float
+    lam_per_rms: float
     n: int
 
 
-def error_split(lam_pred, lam_obs, rms_obs, k_fixed: float) -> ErrorSplit:
-    """Split the closed-loop offset into its bridge and integration parts (App. B.1)."""
+def error_split(lam_pred, lam_obs, rms_obs, lam_per_rms: float) -> ErrorSplit:
+    """Split a closed loop's offset into a bridge and an integration part (paper 003, App. B.1).
+
+    With the loop's own factor (``ClosedLoop.lam_per_rms``) the integration
+    part is RMS_pred against RMS_obs, the force recurrence alone.  The paper's
+    App. B.1 split of real Pythia-70M uses the nominal Γ bridge,
+    ``lam_per_rms = 1/√Γ(1 + 2/1.2)``, against its ratio-bridged λ_pred, so its
+    integration part also holds the gap between the two factors.
+    """
     lp, lo, ro = (np.asarray(x, dtype=float) for x in (lam_pred, lam_obs, rms_obs))
     if not lp.shape == lo.shape == ro.shape or lp.size == 0:
         raise ValueError("lam_pred, lam_obs and rms_obs must be non-empty and equal in shape")
-    lam_rms = ro / rms_over_lambda(k_fixed)
+    if not lam_per_rms > 0:
+        raise ValueError(f"lam_per_rms must be positive, got {lam_per_rms}")
+    lam_rms = lam_per_rms * ro
     return ErrorSplit(
         bridge=float(np.mean(np.abs(lam_rms / lo - 1))),
         integration=float(np.mean(np.abs(lp / lam_rms - 1))),
         total=float(np.mean(np.abs(lp / lo - 1))),
-        k_fixed=float(k_fixed),
+        lam_per_rms=float(lam_per_rms),
         n=int(lp.size),
     )
 
@@ -436,44 +313,6 @@ def bridge_gap(k, lam, rms) -> pd.DataFrame:
     measured = np.atleast_1d(np.asarray(rms, dtype=float)) / np.atleast_1d(np.asarray(lam, dtype=float))
     gamma = np.array([rms_over_lambda(x) for x in k_a])
     return pd.DataFrame({"k": k_a, "measured": measured, "gamma": gamma, "rel_gap": measured / gamma - 1})
-
-
-def class_fit(snapshot: Mapping[str, "object"], family: str, cls: str = "Transmission", trim: float = 0.8) -> dict:
-    """Pooled Weibull fit of one component class of a snapshot (name → tensor).
-
-    Returns k, lam, rms = √mean(w²) over the class, w2 = ‖W‖² (sum over the
-    class) and n (elements); λ and RMS in weight units.
-    """
-    parts = [t.detach().double().reshape(-1).numpy() for name, t in snapshot.items()
-             if classify(name, tuple(t.shape), family).cls == cls]
-    if not parts:
-        raise ValueError(f"snapshot has no {cls} matrices under the {family} rules")
-    w = np.concatenate(parts)
-    res = fit(np.abs(w), trim=trim, name=f"{cls} class")
-    w2 = float(w @ w)
-    return {"k": res.k, "lam": res.lam, "rms": math.sqrt(w2 / w.size), "w2": w2, "n": int(w.size)}
-
-
-def snapshot_fits(run, steps: Iterable[int] | None = None, cls: str = "Transmission",
-                  progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Weibull fits of a training run's snapshots (``npmk.runs.Run``).
-
-    Returns (per_tensor, pooled): per_tensor has step, name, kind, cls, k, lam, rms
-    for every matrix of class ``cls`` (from :func:`npmk.measure.measure`, by
-    tensor; other classes are not fitted, to save time); pooled has step, k, lam,
-    rms, w2, n of the class as a whole (:func:`class_fit`).
-    """
-    from .measure import measure
-
-    per_tensor, pooled = [], []
-    for step in (run.snapshot_steps if steps is None else steps):
-        snap = {name: t for name, t in run.snapshot(step).items()
-                if classify(name, tuple(t.shape), run.family).cls == cls}
-        tab = measure(snap, family=run.family, by="tensor", progress=progress)
-        per_tensor.append(tab[["name", "kind", "cls", "k", "lam", "rms"]].assign(step=step))
-        pooled.append({"step": step, **class_fit(snap, run.family, cls)})
-    per = pd.concat(per_tensor, ignore_index=True)
-    return per[["step", "name", "kind", "cls", "k", "lam", "rms"]], pd.DataFrame(pooled)
 
 
 def rms_units(forces: pd.DataFrame, n_params: int) -> pd.DataFrame:

@@ -16,6 +16,8 @@ Columns of the result (one row per population):
     q10, q50, q90, q99    quantiles of |w| (numpy 'linear')
     q90_q10, q99_q50      tail ratios
     trim, method, dtype, n_tensors, family, source, subsample, seed
+    quantized the storage types of quantized members (e.g. "Q4_K,Q6_K"), whose values
+              were dequantized to float32 (``dtype``) before counting; None if none
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ from npmk.checkpoints import Checkpoint, TensorInfo, open_checkpoint
 from npmk.counts import UnsupportedDtypeError, ValueCounts, check_dtype
 from npmk.weibull import FitError, body_bounds
 
-__all__ = ["measure", "cli", "MeasureError", "COLUMNS"]
+__all__ = ["measure", "cli", "MeasureError", "COLUMNS", "TIED"]
 
 BY = ("pooled", "kind", "tensor")
+TIED = ("state_dict", "once")
 _QUANTILES = (0.10, 0.50, 0.90, 0.99)
 #: Tensors counted ahead of the one being pooled (bounds memory for fp32 bucket arrays).
 _AHEAD = 4
@@ -49,7 +52,7 @@ _AHEAD = 4
 COLUMNS = [
     "name", "kind", "cls", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
     "q10", "q50", "q90", "q99", "q90_q10", "q99_q50", "trim", "method", "dtype",
-    "n_tensors", "family", "source", "subsample", "seed",
+    "n_tensors", "family", "source", "subsample", "seed", "quantized",
 ]
 
 
@@ -81,9 +84,9 @@ def _resolve_family(ckpt: Checkpoint, family: str | None) -> str:
         raise skeleton.UnknownArchitectureError(f"{ckpt.label}: {exc}; pass family= to choose a rule table") from None
 
 
-def _populations(ckpt: Checkpoint, fam: str, by: str) -> list[_Population]:
+def _populations(ckpt: Checkpoint, fam: str, by: str, tied: str = "state_dict") -> list[_Population]:
     eligible: list[tuple[TensorInfo, skeleton.Decision]] = []
-    for info in ckpt.infos():
+    for info in ckpt.infos() + (ckpt.alias_infos() if tied == "state_dict" else []):
         d = skeleton.classify(info.name, info.shape, fam)
         if d.include:
             eligible.append((info, d))
@@ -147,17 +150,27 @@ def measure(
     family: str | None = None,
     subsample: int | None = None,
     seed: int = 42,
+    tied: str = "state_dict",
     progress: bool = True,
 ) -> pd.DataFrame:
     """Weibull fits of a checkpoint's skeleton (see the module docstring for columns).
 
     source: Hub id (with ``revision``), local directory, .safetensors file(s),
-    .bin, nn.Module or state dict. trim: body fraction (0.8 = middle 80%).
+    .bin, GGUF file, CTranslate2 model.bin, ``real:NAME`` (:mod:`npmk.realnets`),
+    nn.Module or state dict. trim: body fraction (0.8 = middle 80%).
     by: "pooled" (one row), "kind" (one row per component kind) or "tensor".
     family: skeleton rule table (transformers model_type) when the source has
     no config or an unrecognised one. subsample: draw this many magnitudes
     uniformly without replacement from each population (NPM-K used 10M, seed
     42) instead of using all of them; recorded in the result.
+    tied: how a tied output head (one matrix under two names, e.g. ``lm_head``
+    sharing the token embedding) is counted.  "state_dict" (default, NPM-K's
+    counting: its code iterates ``model.state_dict()``, which lists the matrix
+    under both names, so the pooled fit holds its values twice and by="tensor"
+    has a row for each name); "once" counts it once, as ``save_pretrained``
+    stores it.  For a file source the alias is known from the config
+    (``tie_word_embeddings: true`` on a causal LM whose files hold no
+    ``lm_head.weight``).
 
     Examples
     --------
@@ -171,12 +184,14 @@ def measure(
     """
     if by not in BY:
         raise ValueError(f"by must be one of {BY}, got {by!r}")
+    if tied not in TIED:
+        raise ValueError(f"tied must be one of {TIED}, got {tied!r}")
     if subsample is not None and (int(subsample) != subsample or subsample < 1):
         raise ValueError(f"subsample must be a positive integer, got {subsample!r}")
     body_bounds(trim)  # a bad trim fails now, not after reading the whole checkpoint
     ckpt = open_checkpoint(source, revision)
     fam = _resolve_family(ckpt, family)
-    pops = _populations(ckpt, fam, by)
+    pops = _populations(ckpt, fam, by, tied)
 
     owner: dict[str, tuple[_Population, int]] = {}  # tensor -> (population, its offset in it)
     for pop in pops:
@@ -248,6 +263,7 @@ def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | N
         "family": fam, "source": label,
         "subsample": subsample if pop.sample_idx is not None else None,
         "seed": seed if pop.sample_idx is not None else None,
+        "quantized": ",".join(sorted({i.quant for i in pop.members if i.quant})) or None,
     }
 
 
@@ -276,13 +292,17 @@ def cli(argv: list[str]) -> int:
         "  npmk measure path/to/model_dir\n"
         "  npmk measure path/to/model_dir --by kind --format json\n"
         "  npmk measure shard-00001.safetensors shard-00002.safetensors --by tensor --format csv\n"
-        "  npmk measure EleutherAI/pythia-70m --revision step3000   (needs the Hub or its local cache)\n\n"
+        "  npmk measure EleutherAI/pythia-70m --revision step3000   (needs the Hub or its local cache)\n"
+        "  npmk measure model.Q4_K_M.gguf --by kind     (quantized tensors are dequantized to float32)\n"
+        "  npmk measure faster-whisper-base/             (CTranslate2 model.bin)\n"
+        "  npmk measure real:all-mpnet-base-v2           (a registered real network; see npmk.realnets)\n\n"
         "Errors (unreadable file, NaN/Inf or constant tensor, unsupported dtype, unknown architecture)\n"
         "print one line on stderr and exit with status 1.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", nargs="+",
-                        help="Hub id, local directory (config.json + weights), .safetensors file(s) or a .bin")
+                        help="Hub id, local directory (config.json + weights), .safetensors file(s), a .bin, "
+                        "a .gguf, a CTranslate2 model.bin, or real:NAME")
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit); default main")
     parser.add_argument("--trim", type=float, default=0.8,
                         help="body fraction fitted, in (0, 1] (default 0.8 = middle 80%%; 1 = all values)")
@@ -298,12 +318,15 @@ def cli(argv: list[str]) -> int:
                         help="fit this many magnitudes drawn without replacement per row (NPM-K: 10000000); "
                         "default: all values")
     parser.add_argument("--seed", type=int, default=42, help="seed of --subsample (default 42)")
+    parser.add_argument("--tied", choices=TIED, default="state_dict",
+                        help="a tied output head: listed under both names as model.state_dict() does "
+                        "(NPM-K's counting, default) or counted once")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     args = parser.parse_args(argv[1:])
     source = args.source[0] if len(args.source) == 1 else args.source
     try:
         df = measure(source, revision=args.revision, trim=args.trim, by=args.by, family=args.family,
-                     subsample=args.subsample, seed=args.seed, progress=not args.no_progress)
+                     subsample=args.subsample, seed=args.seed, tied=args.tied, progress=not args.no_progress)
     except _ERRORS as exc:
         print(f"npmk measure: error: {exc}", file=sys.stderr)
         return 1
@@ -316,5 +339,7 @@ def cli(argv: list[str]) -> int:
         cols = ["name", "kind", "cls", "k", "lam", "r2", "n", "rms", "max_abs", "q90_q10", "q99_q50"]
         if args.by == "pooled":
             cols = ["name", "k", "lam", "r2", "ks", "n", "rms", "max_abs", "q90_q10", "q99_q50", "method"]
+        if df["quantized"].notna().any():
+            cols.append("quantized")
         print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     return 0

@@ -20,6 +20,13 @@ Phase rule (:func:`detect_phases`)
       value it held).
     A phase the series does not reach is ``None``.  Steps must be > 0 (step 0
     has no place on a log axis; drop it before calling).
+
+Null model (:func:`null_test`)
+    The rule finds three phases in any curve that moves, pauses or turns, and
+    moves again, so noise can pass it.  The null model runs the same rule on
+    series of the same length and start with no phase structure (the observed
+    increments shuffled, or a Gaussian random walk of the same step size) and
+    reports how often they pass.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["npm_dk", "Phase", "Phases", "detect_phases", "PHASE_NAMES"]
+__all__ = ["npm_dk", "Phase", "Phases", "detect_phases", "PHASE_NAMES", "has_published_order", "NullTest",
+           "null_series", "null_test"]
 
 PHASE_NAMES = ("formation", "anchor", "bifurcation")
 
@@ -154,3 +162,59 @@ def detect_phases(steps, k, bandwidth: float = 0.25, eps: float = 0.01) -> Phase
             anchor = Phase("anchor", float(10**u0), float(10**u0), "flat", float(k0), float(k0))
             bifurcation = phase("bifurcation", nxt)
     return Phases(formation, anchor, bifurcation, curve, bandwidth, eps)
+
+
+def has_published_order(ph: Phases) -> bool:
+    """True when all three phases were found.  The rule defines them in the order
+    formation → anchor → bifurcation, so "in order" adds nothing beyond "found"."""
+    return all(p is not None for p in (ph.formation, ph.anchor, ph.bifurcation))
+
+
+@dataclass(frozen=True)
+class NullTest:
+    """How often the phase rule passes ``criterion`` on series with no phase structure.
+
+    observed: whether the real series passes; rate: fraction of the ``n`` null
+    series that pass (the chance of a "reproduced" verdict from noise alone);
+    method: 'shuffle' (the observed increments in random order) or 'walk'
+    (Gaussian increments with the observed increments' standard deviation).
+    """
+
+    observed: bool
+    rate: float
+    n: int
+    method: str
+
+
+def null_series(k, method: str, rng: np.random.Generator) -> np.ndarray:
+    """One null series of the same length and start as ``k``.
+
+    'shuffle': k₀ + cumulative sum of the observed increments Δk in a random
+    order (same increments, same end point, order destroyed); 'walk': k₀ plus a
+    Gaussian random walk whose steps have the standard deviation of Δk (ddof 1).
+    """
+    y = np.asarray(k, dtype=float)
+    inc = np.diff(y)
+    if method == "shuffle":
+        steps = rng.permutation(inc)
+    elif method == "walk":
+        steps = rng.normal(0.0, inc.std(ddof=1), size=inc.size)
+    else:
+        raise ValueError(f"null method must be 'shuffle' or 'walk', got {method!r}")
+    return y[0] + np.concatenate([[0.0], np.cumsum(steps)])
+
+
+def null_test(steps, k, method: str = "shuffle", n: int = 1000, seed: int = 0, bandwidth: float = 0.25,
+              eps: float = 0.01, criterion=has_published_order) -> NullTest:
+    """Run :func:`detect_phases` on ``n`` null series on the same steps (:func:`null_series`).
+
+    ``criterion`` maps a :class:`Phases` to pass/fail (default: all three phases
+    found).  The rate is the fraction of null series that pass; a check whose
+    rate is near 1 cannot tell the published phases from noise.
+    """
+    if n < 1:
+        raise ValueError(f"n must be a positive number of null series, got {n}")
+    s, y = _validate(steps, k)
+    rng = np.random.default_rng(seed)
+    hits = sum(bool(criterion(detect_phases(s, null_series(y, method, rng), bandwidth, eps))) for _ in range(n))
+    return NullTest(bool(criterion(detect_phases(s, y, bandwidth, eps))), hits / n, n, method)

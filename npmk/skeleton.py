@@ -21,6 +21,14 @@ matrix holding the gate and up projections stacked along the output dimension
 (the order of the halves is given in each rule's note).  It is Transmission, like
 both of its halves.
 
+Besides the transformers ``model_type`` families there are tables for names
+written by other tools, keyed ``<format>:<architecture>``: llama.cpp's GGUF
+names (``gguf:llama``, ``gguf:qwen2``, ``gguf:gemma3``: ``blk.N.attn_q.weight``,
+``ffn_gate``, ``token_embd``, ``output``...) and CTranslate2's Whisper names
+(``ct2:whisper``: ``encoder/layer_N/self_attention/linear_0/weight``...; a fused
+projection split by :mod:`npmk.ctranslate2_checkpoint` carries its part,
+``.../linear_0/weight[q]``). A suffix matches after a ``.`` or a ``/``.
+
 A tensor no rule of its family recognises is never guessed: the generic SKIP rule
 still decides whether it is in (>= 2-D ``*.weight``), its kind is ``"unknown"``
 and the decision is ``flagged`` so audits and tests surface it.
@@ -75,7 +83,10 @@ class Decision:
 
 @dataclass(frozen=True)
 class Rule:
-    """One kind rule: a dotted name suffix (``{n}`` = any integer) and the kind it means."""
+    """One kind rule: a name suffix (``{n}`` = any integer) and the kind it means.
+
+    The suffix matches whole components: it starts the name or follows a ``.`` or ``/``.
+    """
 
     suffix: str
     kind: str
@@ -84,7 +95,7 @@ class Rule:
     @cached_property
     def regex(self) -> re.Pattern[str]:
         body = re.escape(self.suffix).replace(r"\{n\}", r"\d+")
-        return re.compile(rf"(?:^|\.){body}$")
+        return re.compile(rf"(?:^|[./]){body}$")
 
 
 @dataclass(frozen=True)
@@ -93,12 +104,15 @@ class FamilyTable:
 
     merged_qkv: Q, K and V are stored as one matrix (attention-architecture label).
     conv1d: 2-D projection weights are stored transposed (GPT-2 ``Conv1D``).
+    excluded: family-specific exclusions, (name suffix, reason), checked after the
+        shared ones (e.g. a fixed sinusoidal table stored like a weight).
     """
 
     family: str
     rules: tuple[Rule, ...]
     merged_qkv: bool = False
     conv1d: bool = False
+    excluded: tuple[Rule, ...] = ()
 
 
 def _rules(*rows: tuple[str, str, str]) -> tuple[Rule, ...]:
@@ -117,6 +131,20 @@ _LLAMA_STYLE = (
     ("mlp.up_proj.weight", "up", "SwiGLU up projection"),
     ("mlp.down_proj.weight", "down", "SwiGLU down projection"),
     ("lm_head.weight", "head", "output head (LM unembedding)"),
+)
+
+# llama.cpp's tensor names (gguf-py TENSOR_NAMES) of the decoder blocks it shares across
+# LLaMA-style architectures; the head is ``output.weight`` (absent when tied to token_embd).
+_LLAMACPP = (
+    ("token_embd.weight", "embed", "token embedding (llama.cpp name)"),
+    ("blk.{n}.attn_q.weight", "q", "query projection W_q (llama.cpp name)"),
+    ("blk.{n}.attn_k.weight", "k", "key projection W_k (llama.cpp name)"),
+    ("blk.{n}.attn_v.weight", "v", "value projection W_v (llama.cpp name)"),
+    ("blk.{n}.attn_output.weight", "o", "attention output W_o (llama.cpp name)"),
+    ("blk.{n}.ffn_gate.weight", "gate", "SwiGLU/GeGLU gate projection (llama.cpp name)"),
+    ("blk.{n}.ffn_up.weight", "up", "SwiGLU/GeGLU up projection (llama.cpp name)"),
+    ("blk.{n}.ffn_down.weight", "down", "SwiGLU/GeGLU down projection (llama.cpp name)"),
+    ("output.weight", "head", "output head (llama.cpp name; absent when tied to token_embd)"),
 )
 
 FAMILIES: dict[str, FamilyTable] = {t.family: t for t in (
@@ -207,6 +235,45 @@ FAMILIES: dict[str, FamilyTable] = {t.family: t for t in (
         ("cls.predictions.decoder.weight", "head", "MLM output head (usually tied)"),
         ("cls.seq_relationship.weight", "head", "next-sentence head"),
     )),
+    FamilyTable("mpnet", _rules(
+        ("embeddings.word_embeddings.weight", "embed", "token embedding"),
+        ("embeddings.position_embeddings.weight", "embed", "learned position embedding"),
+        ("attention.attn.q.weight", "q", "query projection W_q"),
+        ("attention.attn.k.weight", "k", "key projection W_k"),
+        ("attention.attn.v.weight", "v", "value projection W_v"),
+        ("attention.attn.o.weight", "o", "attention output W_o"),
+        ("intermediate.dense.weight", "ffn_in", "MLP input projection (GeLU)"),
+        ("layer.{n}.output.dense.weight", "ffn_out", "MLP output projection"),
+        ("encoder.relative_attention_bias.weight", "other",
+         "learned relative-position bias table (buckets x heads), shared by the blocks"),
+        ("pooler.dense.weight", "other", "pooler ([CLS] projection), outside the blocks"),
+        ("lm_head.dense.weight", "other", "MLM head transform"),
+        ("lm_head.decoder.weight", "head", "MLM output head (usually tied)"),
+    )),
+    FamilyTable("gguf:llama", _rules(*_LLAMACPP)),
+    FamilyTable("gguf:qwen2", _rules(*_LLAMACPP)),
+    FamilyTable("gguf:gemma3", _rules(*_LLAMACPP)),
+    FamilyTable("ct2:whisper", _rules(
+        ("encoder/conv1/weight", "other", "audio front end: conv over 80 mel channels (kernel 3)"),
+        ("encoder/conv2/weight", "other", "audio front end: strided conv (kernel 3)"),
+        ("self_attention/linear_0/weight[q]", "q", "query rows of the fused self-attention Q|K|V"),
+        ("self_attention/linear_0/weight[k]", "k", "key rows of the fused self-attention Q|K|V"),
+        ("self_attention/linear_0/weight[v]", "v", "value rows of the fused self-attention Q|K|V"),
+        ("self_attention/linear_0/weight", "qkv", "fused self-attention Q|K|V (not split: unequal parts)"),
+        ("self_attention/linear_1/weight", "o", "self-attention output W_o"),
+        ("attention/linear_0/weight", "q", "cross-attention query projection"),
+        ("attention/linear_1/weight[k]", "k", "key rows of the fused cross-attention K|V"),
+        ("attention/linear_1/weight[v]", "v", "value rows of the fused cross-attention K|V"),
+        ("attention/linear_2/weight", "o", "cross-attention output W_o"),
+        ("ffn/linear_0/weight", "ffn_in", "MLP input projection (GeLU)"),
+        ("ffn/linear_1/weight", "ffn_out", "MLP output projection"),
+        ("decoder/embeddings/weight", "embed", "token embedding (also the output projection, by alias)"),
+        ("decoder/position_encodings/encodings", "embed", "learned decoder position embedding"),
+        ("decoder/projection/weight", "head", "output projection (an alias of the token embedding)"),
+    ), excluded=_rules(
+        ("encoder/position_encodings/encodings", "excluded",
+         "fixed sinusoidal encoder position table (a buffer in Whisper, never trained)"),
+    )),
 )}
 
 # Exclusions shared by every family, checked before the kind rules, most specific first:
@@ -216,7 +283,8 @@ FAMILIES: dict[str, FamilyTable] = {t.family: t for t in (
 _EXCLUDE: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"(?:^|\.)masked_bias$"), "masked-bias constant (attention buffer)", "any"),
     (re.compile(r"(?:^|\.)(?:attn|attention)\.bias$"), "causal-mask buffer named attention.bias", "2d+"),
-    (re.compile(r"\.bias$"), "bias", "any"),
+    (re.compile(r"[./]bias$"), "bias", "any"),
+    (re.compile(r"/(?:gamma|beta)$"), "norm scale or shift (CTranslate2 name)", "1d"),
     (re.compile(r"(?:^|\.)(?:inv_freq|original_inv_freq|cos_cached|sin_cached)$|rotary_emb\."),
      "rotary cache (buffer)", "any"),
     (re.compile(r"(?:^|\.)(?:position_ids|token_type_ids)$"), "index buffer", "any"),
@@ -224,7 +292,7 @@ _EXCLUDE: tuple[tuple[re.Pattern[str], str, str], ...] = (
      "norm scale", "1d"),
 )
 
-_LAYER = re.compile(r"\.(\d+)\.")
+_LAYER = re.compile(r"(?:\.|/layer_)(\d+)[./]")
 
 
 def table(family: str) -> FamilyTable:
@@ -277,6 +345,9 @@ def classify(name: str, shape: Iterable[int], family: str) -> Decision:
             return Decision(False, None, None, f"excluded: {reason}", layer=layer)
     if ndim < 2:
         return Decision(False, None, None, f"excluded: {ndim}-D tensor", layer=layer)
+    for rule in tab.excluded:
+        if rule.regex.search(name):
+            return Decision(False, None, None, f"excluded: {rule.note}", layer=layer)
     hits = [r for r in tab.rules if r.regex.search(name)]
     if len(hits) > 1:
         raise RuntimeError(f"{family} rule table is ambiguous for {name!r}: "
@@ -286,10 +357,10 @@ def classify(name: str, shape: Iterable[int], family: str) -> Decision:
         return Decision(True, rule.kind, class_of(rule.kind),
                         f"{family} rule '{rule.suffix}' -> {rule.kind}: {rule.note}",
                         layer=layer, transposed=tab.conv1d and ndim == 2 and rule.kind not in {"embed", "head"})
-    if name.endswith(".weight"):
+    if re.search(r"[./]weight$", name):
         return Decision(True, "unknown", "other",
                         f"UNRECOGNISED by the {family} rules; included by the generic rule "
-                        f"(>= 2-D *.weight), kind unknown", flagged=True, layer=layer)
+                        f"(>= 2-D *.weight or */weight), kind unknown", flagged=True, layer=layer)
     return Decision(False, None, None,
                     f"UNRECOGNISED by the {family} rules; excluded by the generic rule "
                     f"(>= 2-D but not a *.weight tensor)", flagged=True, layer=layer)

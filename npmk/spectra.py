@@ -44,7 +44,7 @@ __all__ = [
     "singular_values",
     "spectra",
     "drift",
-    "trajectory",
+    "snapshot_spectra",
 ]
 
 #: weightwatcher's EVALS_THRESH: eigenvalues σ² at or below it are dropped before the fit
@@ -283,8 +283,8 @@ def drift(before: Mapping[str, torch.Tensor], after: Mapping[str, torch.Tensor])
     return pd.DataFrame(out, columns=["name", "cosine", "rel_change"])
 
 
-def trajectory(snapshots: Iterable[tuple[int, Mapping[str, torch.Tensor]]], *, family: str | None = None,
-               top_k: int = 10, dtype: torch.dtype = torch.float64, progress: bool = True) -> pd.DataFrame:
+def snapshot_spectra(snapshots: Iterable[tuple[int, Mapping[str, torch.Tensor]]], *, family: str | None = None,
+                     top_k: int = 10, dtype: torch.dtype = torch.float64, progress: bool = True) -> pd.DataFrame:
     """:func:`spectra` at each (step, weights) in ``snapshots``, plus drift from the previous one.
 
     Snapshots are consumed one at a time (a generator that loads each checkpoint
@@ -304,5 +304,5 @@ def trajectory(snapshots: Iterable[tuple[int, Mapping[str, torch.Tensor]]], *, f
         frames.append(df)
         prev = {n: t.detach().to("cpu").clone() for n, t in chosen.items()}
     if not frames:
-        raise ValueError("trajectory: no snapshots given")
+        raise ValueError("snapshot_spectra: no snapshots given")
     return pd.concat(frames, ignore_index=True)

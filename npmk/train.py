@@ -1,29 +1,38 @@
-"""The training loop of the lab and the ``npmk train`` command.
+"""The training loop of the lab.
 
-``train(cfg, out)`` trains one :class:`~npmk.runs.RunConfig` into a run directory
-(layout and conventions: :mod:`npmk.runs`), resuming from ``checkpoint.pt`` if a
-previous attempt was interrupted and returning the finished run untouched if it
-is complete.  :class:`Trainer` holds the model, AdamW, data and force recorder
-and performs one update at a time; ``bench/train.py`` drives it directly.
+``train(cfg, out)`` trains one :class:`~npmk.runconfig.RunConfig` into a run
+directory (layout: :mod:`npmk.runs`), resuming from ``checkpoint.pt`` if a
+previous attempt was interrupted and leaving a complete run untouched.
+:class:`Trainer` holds the model, AdamW, data and force recorder and performs
+one update at a time; ``bench/train.py`` drives it directly.
 
-Command line::
+Data: the training stream (all but the last ``val_frac`` of the corpus,
+corrupted with rate ``corrupt`` if > 0) is sampled as ``batch`` random windows
+of ``seq_len`` + 1 tokens per step, drawn from ``numpy.random.default_rng([seed,
+step])``, so the data position is a function of the step and resume needs no
+data-loader state.  A fraction ``repeat_frac`` of the windows are replaced by
+the copying task (:meth:`Trainer.batch`).  The validation set is never
+corrupted nor repeated.
 
-    npmk train --arch pythia|llama --size tiny|small|pythia-70m --steps N --lr ETA \\
-               --wd LAMBDA --seed S --corrupt RHO [--out DIR] [...]
+Probes at every snapshot: ``val_loss`` = mean next-token cross-entropy (nats)
+on ``probe_batch`` evenly spaced validation windows; ``copy_acc`` /
+``copy_loss`` = top-1 accuracy / cross-entropy on the second half of
+``probe_batch`` sequences of ``copy_len`` random ids from the copy alphabet
+(:func:`copy_alphabet`), repeated twice.  The ids come from a fixed seed and
+never occur in training, so only in-context copying scores; chance accuracy is
+≈ 1/copy_vocab.
 
-Without ``--out`` the run goes to the shared cache (``$NPMK_CACHE/runs``).
+Resume restarts from the last snapshot; the run ends bitwise identical to an
+uninterrupted one on CPU (same machine and thread count).
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import io
 import json
 import random
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -37,22 +46,10 @@ from tqdm.auto import tqdm
 from npmk import corpus as corpus_mod
 from npmk.forces import ForceRecorder, frame
 from npmk.models import FAMILY, build
-from npmk.runs import (
-    Run,
-    RunConfig,
-    RunConfigMismatch,
-    config_record,
-    diff_fields,
-    get_run,
-    load_run,
-    locked,
-    lr_at,
-    snapshot_schedule,
-    write_atomic,
-    write_json,
-)
+from npmk._files import locked, sha256, write_atomic, write_json
+from npmk.runconfig import RunConfig, RunConfigMismatch, config_record, diff_fields, lr_at, snapshot_schedule
 
-__all__ = ["Trainer", "copy_alphabet", "prepare", "train", "cli"]
+__all__ = ["Trainer", "copy_alphabet", "prepare", "train"]
 
 COPY_SEED = 1234  # the copying probe's random sequences are the same for every run
 
@@ -177,18 +174,13 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def train(cfg: RunConfig, out: str | Path, *, progress: bool = True, stop_after: int | None = None,
+          threads: int = 1) -> Path | None:
+    """Train ``cfg`` into the run directory ``out`` and return it (open it with :func:`npmk.runs.load_run`).
 
-
-def train(cfg: RunConfig, out: str | Path, *, progress: bool = True, stop_after: int | None = None, threads: int = 1) -> Run | None:
-    """Train ``cfg`` into ``out`` (resume / reuse / refuse as described in :mod:`npmk.runs`).
-
-    ``stop_after`` ends the process-side work after that many updates without
+    A complete run there with the same config is returned untouched, an
+    unfinished one resumed, one with another config refused
+    (:class:`~npmk.runconfig.RunConfigMismatch`).  ``stop_after`` ends the process-side work after that many updates without
     finishing the run (a simulated kill, for tests): the directory is left as a
     killed run would leave it and ``None`` is returned.  ``threads`` is torch's
     intra-op thread count: 1 by default, because float reductions split over
@@ -208,7 +200,7 @@ def train(cfg: RunConfig, out: str | Path, *, progress: bool = True, stop_after:
             if diff:
                 raise RunConfigMismatch(f"{out} holds a run with a different config: " + "; ".join(diff))
             if (out / "manifest.json").exists() and json.loads((out / "manifest.json").read_text()).get("status") == "complete":
-                return load_run(out)
+                return out
         else:
             write_json(cfg_path, record)
         prev_threads, prev_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
@@ -221,7 +213,7 @@ def train(cfg: RunConfig, out: str | Path, *, progress: bool = True, stop_after:
             torch.use_deterministic_algorithms(prev_det)
 
 
-def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: bool, stop_after: int | None) -> Run | None:
+def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: bool, stop_after: int | None) -> Path | None:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
@@ -309,7 +301,7 @@ def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: 
         "status": "complete",
         "step": trainer.t,
         "snapshot_steps": snaps,
-        "files": {f: _sha256(out / f) for f in files},
+        "files": {f: sha256(out / f) for f in files},
         "timings": {
             "started": started,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -322,37 +314,5 @@ def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: 
     }
     write_json(out / "manifest.json", manifest)
     ckpt_path.unlink(missing_ok=True)
-    return load_run(out)
+    return out
 
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="npmk train", description="Train a small GPT-NeoX / LLaMA with AdamW force logging.")
-    for f in fields(RunConfig):
-        flag = "--" + f.name.replace("_", "-")
-        typ = {"arch": str, "size": str, "corpus": str, "tokenizer": str, "wd_on": str}.get(f.name)
-        if typ is None:
-            typ = int if f.name in {"steps", "seed", "warmup", "batch", "seq_len", "corpus_bytes", "vocab", "rec", "snap_log_until", "snap_every", "probe_batch", "copy_len", "copy_vocab"} else float
-        p.add_argument(flag, type=typ, default=None, help=f"RunConfig.{f.name} (default: {f.default!r}; None = size default)")
-    p.add_argument("--out", type=Path, default=None, help="run directory (default: the shared cache $NPMK_CACHE/runs/<config hash>)")
-    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: bitwise reproducible across machines)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
-
-
-def cli(argv: list[str]) -> int:
-    args = _parser().parse_args(argv[1:])
-    given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if getattr(args, f.name) is not None}
-    cfg = RunConfig(**given)
-    try:
-        if args.out is None:
-            run = get_run(cfg, progress=not args.quiet)
-        else:
-            run = train(cfg, args.out, progress=not args.quiet, threads=args.threads)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"npmk train: {exc}", file=sys.stderr)
-        return 2
-    last = run.probes.iloc[-1]
-    t = run.manifest["timings"]
-    print(f"run {run.dir}: {run.config.steps} steps in {t['train_s']:.1f} s ({t['tokens_per_s']:.0f} tok/s); "
-          f"val_loss {last.val_loss:.3f}, copy_acc {last.copy_acc:.3f}")
-    return 0

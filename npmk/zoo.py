@@ -37,7 +37,7 @@ CONFIG_CLASSES = {
 }
 FAMILIES = list(CONFIG_CLASSES)
 
-SIZES = {
+ZOO_SIZES = {
     "tiny": {"hidden": 64, "layers": 2, "heads": 4, "vocab": 256, "positions": 128},
     "small": {"hidden": 256, "layers": 4, "heads": 8, "vocab": 2048, "positions": 256},
 }
@@ -52,9 +52,9 @@ def config(family: str, size: str = "tiny") -> PretrainedConfig:
     if family not in CONFIG_CLASSES:
         raise UnknownArchitectureError(
             f"no zoo model for family {family!r}; families: {', '.join(FAMILIES)}")
-    if size not in SIZES:
-        raise ValueError(f"unknown zoo size {size!r}; sizes: {', '.join(SIZES)}")
-    s = SIZES[size]
+    if size not in ZOO_SIZES:
+        raise ValueError(f"unknown zoo size {size!r}; sizes: {', '.join(ZOO_SIZES)}")
+    s = ZOO_SIZES[size]
     h, heads = s["hidden"], s["heads"]
     # SwiGLU width ~ (8/3) h keeps the parameter count of a 4h GeLU MLP, as LLaMA does
     ffn = 4 * h if family in _GELU else 8 * h // 3

@@ -211,3 +211,36 @@ def test_unrecognised_names_are_reported_not_guessed():
     with pytest.warns(UserWarning, match="mystery.weight"):
         df = npmk.measure(state, family="gpt_neox", by="kind", progress=False)
     assert list(df["kind"]) == ["o", "unknown"]
+
+
+def test_tied_head_counted_as_state_dict_lists_it_or_once(tmp_path):
+    # Gemma ties lm_head to the token embedding: model.state_dict() lists the matrix twice (NPM-K's count)
+    from npmk import zoo
+
+    model = zoo.build("gemma", "tiny")
+    embed = model.get_input_embeddings().weight.detach()
+    twice = npmk.measure(model, tied="state_dict", progress=False).iloc[0]
+    once = npmk.measure(model, tied="once", progress=False).iloc[0]
+    assert twice["n"] == once["n"] + embed.numel()
+    # the pooled fit is the fit of the state dict's values, embedding included twice
+    values = torch.cat([t.detach().reshape(-1) for n, t in model.state_dict().items()
+                        if skeleton.classify(n, tuple(t.shape), "gemma").include])
+    assert values.numel() == twice["n"]
+    assert twice["k"] == pytest.approx(fit(values.abs().double().numpy()).k, abs=1e-6)
+    assert abs(twice["k"] - once["k"]) > 1e-5
+    per_tensor = npmk.measure(model, by="tensor", tied="state_dict", progress=False)
+    assert "lm_head.weight" in set(per_tensor["name"])
+    assert "lm_head.weight" not in set(npmk.measure(model, by="tensor", tied="once", progress=False)["name"])
+    # saved files hold the matrix once; the config's tie restores the state-dict count
+    model.save_pretrained(tmp_path)
+    from_files = npmk.measure(str(tmp_path), tied="state_dict", progress=False).iloc[0]
+    assert (from_files["n"], from_files["k"]) == (twice["n"], pytest.approx(twice["k"], abs=1e-9))
+    assert npmk.measure(str(tmp_path), tied="once", progress=False).iloc[0]["n"] == once["n"]
+
+
+def test_tied_makes_no_difference_without_a_tie(neox_dirs):
+    a = npmk.measure(neox_dirs[torch.float32], tied="state_dict", progress=False).iloc[0]
+    b = npmk.measure(neox_dirs[torch.float32], tied="once", progress=False).iloc[0]
+    assert (a["n"], a["k"]) == (b["n"], b["k"])
+    with pytest.raises(ValueError, match="tied must be one of"):
+        npmk.measure(neox_dirs[torch.float32], tied="twice", progress=False)

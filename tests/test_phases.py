@@ -1,9 +1,9 @@
-"""NPM-dk phase rule on synthetic k(log step) curves with known boundaries."""
+"""NPM-dk phase rule on synthetic k(log step) curves with known boundaries, and its null model."""
 
 import numpy as np
 import pytest
 
-from npmk.phases import detect_phases, npm_dk
+from npmk.phases import detect_phases, npm_dk, null_series, null_test
 
 
 def _piecewise(u, knots, values):
@@ -60,3 +60,47 @@ def test_bad_input_is_named():
         detect_phases([1, 4, 2], [1.2, 1.2, 1.2])
     with pytest.raises(ValueError, match="NaN"):
         detect_phases([1, 2, 4], [1.2, np.nan, 1.2])
+
+
+def test_null_series_keep_length_start_and_step_size():
+    rng = np.random.default_rng(1)
+    k = 1.2 + np.cumsum(rng.normal(0, 0.01, 40))
+    shuffled = null_series(k, "shuffle", np.random.default_rng(0))
+    assert shuffled[0] == k[0] and shuffled[-1] == pytest.approx(k[-1], abs=1e-12)
+    assert np.allclose(np.sort(np.diff(shuffled)), np.sort(np.diff(k)), atol=1e-12)
+    walks = np.stack([np.diff(null_series(k, "walk", np.random.default_rng(s))) for s in range(200)])
+    assert walks.std() == pytest.approx(np.diff(k).std(ddof=1), rel=0.05)
+    with pytest.raises(ValueError, match="null method"):
+        null_series(k, "bootstrap", rng)
+
+
+def test_null_of_a_monotone_line_never_passes():
+    # equal increments: every shuffle is the line itself, which has formation only
+    line = 1.1 + np.linspace(0, 0.1, len(STEPS))
+    res = null_test(STEPS, line, "shuffle", n=20)
+    assert res.observed is False and res.rate == 0.0 and res.n == 20
+
+
+def test_null_rate_counts_passing_series_reproducibly():
+    u = np.log10(STEPS)
+    k = _piecewise(u, [0, 2, 3, 4, 5], [1.15, 1.15, 1.20, 1.20, 1.16])
+    a = null_test(STEPS, k, "walk", n=50, seed=3)
+    b = null_test(STEPS, k, "walk", n=50, seed=3)
+    assert a == b and a.observed is True
+    assert 0.0 <= a.rate <= 1.0 and (a.rate * 50).is_integer()
+    with pytest.raises(ValueError, match="positive number"):
+        null_test(STEPS, k, n=0)
+
+
+def test_real_pythia_phases_are_indistinguishable_from_noise():
+    # the published-order check passes on almost every shuffled or random-walk series of the same length
+    import os
+
+    from npmk.dynamics_data import load_real_k_by_step
+
+    assert os.environ.get("NPMK_MIRROR"), "set NPMK_MIRROR to the data mirror (CI sets it)"
+    d = load_real_k_by_step()
+    d = d[d["step"] > 0]
+    for method in ("shuffle", "walk"):
+        res = null_test(d["step"], d["k"], method, n=200, seed=0)
+        assert res.observed is True and res.rate >= 0.95, (method, res.rate)

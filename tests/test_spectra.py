@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from npmk.spectra import drift, fit_powerlaw, matrix_stats, spectra, trajectory
+from npmk.spectra import drift, fit_powerlaw, matrix_stats, spectra, snapshot_spectra
 
 
 def _random_mats(seed=0):
@@ -88,7 +88,7 @@ def test_drift_cosine_and_relative_change():
     assert d["rel_change"] == pytest.approx(8 / 5)
 
 
-def test_trajectory_streams_snapshots():
+def test_snapshot_spectra_streams_snapshots():
     rng = np.random.default_rng(5)
     w0 = torch.tensor(rng.standard_normal((30, 20)))
 
@@ -96,7 +96,7 @@ def test_trajectory_streams_snapshots():
         for step, scale in [(1, 1.0), (10, 2.0), (100, 2.0)]:
             yield step, {"w": w0 * scale}
 
-    df = trajectory(snaps(), progress=False)
+    df = snapshot_spectra(snaps(), progress=False)
     assert list(df["step"]) == [1, 10, 100]
     assert np.isnan(df["rel_change"].iloc[0])
     assert df["rel_change"].iloc[1] == pytest.approx(1.0)

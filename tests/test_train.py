@@ -7,8 +7,9 @@ import torch
 import pandas as pd
 import pytest
 
-from npmk.runs import RunConfig, RunConfigMismatch, get_run, load_run, lr_at, runs_dir, snapshot_schedule
-from npmk.train import cli, train
+from npmk.runconfig import PRESETS, RunConfig, RunConfigMismatch, lr_at, snapshot_schedule
+from npmk.runs import cli, get_run, load_run, runs_dir
+from npmk.train import train
 
 TINY = RunConfig(arch="pythia", size="tiny", steps=40, seed=3)
 
@@ -23,7 +24,7 @@ def _cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
-    return train(TINY, tmp_path_factory.mktemp("runs") / "full", progress=False)
+    return load_run(train(TINY, tmp_path_factory.mktemp("runs") / "full", progress=False))
 
 
 def test_run_products(full_run):
@@ -75,7 +76,7 @@ def test_resume_is_bitwise_identical(full_run, tmp_path):
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
     with pytest.raises(RuntimeError, match="not finished"):
         load_run(out)
-    resumed = train(TINY, out, progress=False)  # resumes from the step-20 snapshot
+    resumed = load_run(train(TINY, out, progress=False))  # resumes from the step-20 snapshot
     assert resumed.manifest["files"] == full_run.manifest["files"]  # every snapshot, byte for byte
     pd.testing.assert_frame_equal(resumed.forces, full_run.forces, check_exact=True)
     pd.testing.assert_frame_equal(resumed.probes, full_run.probes, check_exact=True)
@@ -83,7 +84,7 @@ def test_resume_is_bitwise_identical(full_run, tmp_path):
 
 def test_finished_run_is_reused_and_other_config_refused(full_run):
     before = {p: p.stat().st_mtime_ns for p in full_run.dir.rglob("*") if p.is_file()}
-    again = train(TINY, full_run.dir, progress=False)
+    again = load_run(train(TINY, full_run.dir, progress=False))
     assert again.manifest == full_run.manifest
     assert {p: p.stat().st_mtime_ns for p in full_run.dir.rglob("*") if p.is_file()} == before
     with pytest.raises(RunConfigMismatch, match=r"wd \(0.1 there, 0.2 asked\)"):
@@ -99,6 +100,24 @@ def test_get_run_caches_by_config_and_cli():
     assert any(n.endswith("gate_proj.weight") for n in run.forces.group.unique())
     rc = cli(["train", "--arch", "llama", "--size", "tiny", "--steps", "12", "--seed", "0", "--corrupt", "0.2", "--snap-every", "6", "--quiet"])
     assert rc == 0
+    # the same run named through a preset, with the CLI's types taken from RunConfig's hints
+    rc = cli(["train", "--preset", "tiny", "--arch", "llama", "--steps", "12", "--corrupt", "0.2", "--snap-every", "6", "--quiet"])
+    assert rc == 0 and len(list(runs_dir().iterdir())) == 2
+
+
+def test_run_specs_name_a_preset_and_override_it():
+    cfg = RunConfig.from_spec({"preset": "copying", "arch": "llama", "seed": 1}, steps=300)
+    assert (cfg.arch, cfg.seed, cfg.steps, cfg.size, cfg.lr, cfg.repeat_frac) == ("llama", 1, 300, "small", 1e-3, 1.0)
+    # a preset is only a starting point: the same fields typed out give the same config
+    assert RunConfig.from_spec({"preset": "tiny-on-base", "arch": "pythia"}).resolved() == RunConfig(
+        size="tiny", steps=1000, warmup=100, lr=3e-3, wd=0.5).resolved()
+    assert all(RunConfig.from_spec({"preset": name}).resolved() for name in PRESETS)
+    with pytest.raises(ValueError, match="unknown run preset 'huge'"):
+        RunConfig.from_spec({"preset": "huge"})
+    with pytest.raises(ValueError, match="names no preset"):
+        RunConfig.from_spec({"arch": "pythia"})
+    with pytest.raises(ValueError, match="unknown RunConfig field.*lr_max"):
+        RunConfig.from_spec({"preset": "base", "lr_max": 1.0})
 
 
 def test_schedule_and_config_validation():
@@ -164,3 +183,29 @@ def test_copy_probe_scores_a_perfect_copier_one_and_chance_model_low():
     assert trainer.probe()["copy_acc"] == 1.0
     trainer.model = lambda input_ids: SimpleNamespace(logits=torch.zeros(*input_ids.shape, vocab))
     assert trainer.probe()["copy_acc"] < 0.2
+
+
+def test_every_run_spec_of_the_chapters_and_profiles_resolves(repo_root):
+    """Chapters name lab runs one way: specs under runs/run_spec/sweep_spec, each with a preset."""
+    import jupytext
+
+    from npmk import book
+
+    profiles = book.load_profiles(repo_root / "data" / "profiles.yaml")
+    specs = []
+    for name in book.chapters(repo_root):
+        src = repo_root / "notebooks" / f"{name}.py"
+        if not src.is_file():
+            continue
+        declared = book.declared_parameters(jupytext.read(src, fmt="py:percent"))
+        for profile in book.PROFILES:
+            params = {**declared, **book.parameters_for(profiles, name, profile)}
+            for key in ("runs", "run_spec", "sweep_spec"):
+                value = params.get(key)
+                for spec in value if isinstance(value, list) else [value]:
+                    if isinstance(spec, dict) and "arch" in spec:
+                        specs.append((f"{name}/{profile}/{key}", spec))
+    assert len(specs) >= 20
+    for where, spec in specs:
+        assert "preset" in spec, f"{where}: {spec} names no preset"
+        RunConfig.from_spec(spec).resolved()

@@ -43,7 +43,7 @@ def test_every_family_has_a_config_at_every_size(size):
         cfg = zoo.config(family, size)
         assert cfg.model_type == family
         assert zoo.sigma_init(cfg) == 0.02
-    assert zoo.build("mixtral", size).config.hidden_size == zoo.SIZES[size]["hidden"]
+    assert zoo.build("mixtral", size).config.hidden_size == zoo.ZOO_SIZES[size]["hidden"]
 
 
 def test_bad_family_or_size():

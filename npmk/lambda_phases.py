@@ -2,7 +2,7 @@
 
 Paper 003 describes the Weibull scale λ of Transmission matrices as rising
 from its initial value, overshooting to a peak, relaxing, and settling on a
-floor.  :func:`detect_phases` turns a sampled trajectory into those phases by
+floor.  :func:`detect_lambda_phases` turns a sampled trajectory into those phases by
 one fixed rule (thresholds are fractions, so the rule is scale-free):
 
 * ``init``  — steps before the *onset*, the first step where λ has covered
@@ -30,39 +30,33 @@ more.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 __all__ = [
-    "class_lambda",
     "peak_summary",
-    "PHASES",
-    "Phases",
-    "detect_phases",
-    "phase_table",
+    "LAMBDA_PHASES",
+    "LambdaPhases",
+    "detect_lambda_phases",
+    "lambda_phase_table",
     "decay_timescale",
     "decay_horizon",
     "equilibrium_ratio",
-    "layer_of",
-    "lambda_trajectory",
-    "centred_config",
 ]
 
-PHASES = ("init", "rise", "peak", "relax", "floor")
+LAMBDA_PHASES = ("init", "rise", "peak", "relax", "floor")
 
 
 @dataclass(frozen=True)
-class Phases:
+class LambdaPhases:
     """Phases of one trajectory (see module doc for the rule); λ in the units given."""
 
     steps: np.ndarray
     values: np.ndarray
-    labels: np.ndarray  #: one of PHASES per step
+    labels: np.ndarray  #: one of LAMBDA_PHASES per step
     initial_value: float
     onset_step: int | None  #: None when λ never rises
     peak_step: int
@@ -83,14 +77,14 @@ class Phases:
         return self.peak_value / self.floor_value
 
 
-def detect_phases(
+def detect_lambda_phases(
     steps: np.ndarray,
     values: np.ndarray,
     *,
     onset_frac: float = 0.05,
     relax_min: float = 0.02,
     floor_tol: float = 0.02,
-) -> Phases:
+) -> LambdaPhases:
     """Split a trajectory λ(step) into init / rise / peak / relax / floor (module doc).
 
     ``steps`` strictly increasing; ``values`` positive and finite, same length ≥ 3.
@@ -129,22 +123,22 @@ def detect_phases(
             floor_value = float(np.median(v[first:]))
     else:
         labels[p + 1 :] = "peak"  # within relax_min of the peak: a plateau, not a relaxation
-    return Phases(
+    return LambdaPhases(
         steps=s, values=v, labels=labels.astype(str), initial_value=v0,
         onset_step=None if onset is None else int(s[onset]), peak_step=int(s[p]), peak_value=vp,
         end_value=ve, relaxed=bool(relaxed), floor_step=floor_step, floor_value=floor_value,
     )
 
 
-def phase_table(traj: pd.DataFrame, by: str | list[str] = "name", **rule: float) -> pd.DataFrame:
-    """:func:`detect_phases` per group of a long table with columns step, lam and ``by``.
+def lambda_phase_table(traj: pd.DataFrame, by: str | list[str] = "name", **rule: float) -> pd.DataFrame:
+    """:func:`detect_lambda_phases` per group of a long table with columns step, lam and ``by``.
 
     Returns one row per group: onset_step, peak_step, peak_lam, end_lam, relaxed,
     floor_step, floor_lam, floor_reached, overshoot (= peak / floor).
     """
     rows = []
     for key, g in traj.sort_values("step").groupby(by, sort=False):
-        ph = detect_phases(g["step"].to_numpy(), g["lam"].to_numpy(), **rule)
+        ph = detect_lambda_phases(g["step"].to_numpy(), g["lam"].to_numpy(), **rule)
         keys = key if isinstance(key, tuple) else (key,)
         rows.append(
             dict(zip([by] if isinstance(by, str) else by, keys))
@@ -183,92 +177,17 @@ def equilibrium_ratio(align: Any, inject: Any, decay: Any) -> np.ndarray:
     return (-a + i) / d
 
 
-_LAYER = re.compile(r"\.(\d+)\.")
-
-
-def layer_of(name: str) -> int | None:
-    """Block index of a parameter name (first ``.<int>.`` component), None for non-block tensors."""
-    m = _LAYER.search(name)
-    return int(m.group(1)) if m else None
-
-
-def lambda_trajectory(
-    run: Any,
-    steps: list[int] | None = None,
-    classes: tuple[str, ...] = ("Transmission", "Selection"),
-    trim: float = 0.8,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Weibull λ (and k) over a training run, per tensor, per layer and per class.
-
-    For each snapshot step, tensors are measured with
-    ``npmk.measure(run.snapshot(step), family=run.family, by="tensor")``; the
-    layer level is one fit to the pooled |w| of a class's matrices in one
-    block, the class level one fit to the pooled |w| of the whole class
-    (paper 003's aggregate λ).  Returns a long table with columns
-    step, level ("tensor" | "layer" | "class"), name, cls, layer, k, lam.
-    """
-    # the engine pulls in torch and transformers; phase detection above stays light without it
-    from npmk.measure import measure
-    from npmk.weibull import fit
-
-    steps = list(run.snapshot_steps if steps is None else steps)
-    rows = []
-    for step in tqdm(steps, desc="λ trajectory", disable=not progress, leave=False):
-        snap = run.snapshot(step)
-        per = measure(snap, family=run.family, by="tensor", trim=trim, progress=False)
-        per = per[per["cls"].isin(classes)]
-        if per.empty:
-            raise ValueError(f"snapshot {step} of {run.dir} has no tensors of classes {classes}")
-        per = per.assign(layer=per["name"].map(layer_of))
-        for r in per.itertuples():
-            rows.append(dict(step=step, level="tensor", name=r.name, cls=r.cls, layer=r.layer, k=r.k, lam=r.lam))
-        for (cls, layer), g in per.dropna(subset=["layer"]).groupby(["cls", "layer"]):
-            x = np.concatenate([snap[n].detach().abs().double().ravel().numpy() for n in g["name"]])
-            f = fit(x, trim=trim)
-            rows.append(dict(step=step, level="layer", name=f"{cls}/L{int(layer)}", cls=cls, layer=int(layer), k=f.k, lam=f.lam))
-        for cls, g in per.groupby("cls"):
-            x = np.concatenate([snap[n].detach().abs().double().ravel().numpy() for n in g["name"]])
-            f = fit(x, trim=trim)
-            rows.append(dict(step=step, level="class", name=cls, cls=cls, layer=None, k=f.k, lam=f.lam))
-    return pd.DataFrame(rows)
-
-
-def centred_config(arch: str, size: str, centre: str, *, seed: int = 0, snap_every: int | None = None,
-                   scale_lr: float = 1.0, scale_wd: float = 1.0, **changes: Any):
-    """A training-lab :class:`~npmk.runs.RunConfig` for model ``size`` on the schedule of size ``centre``.
-
-    Steps, warmup, η and λ_wd are ``centre``'s defaults (``npmk.runs.SIZE_DEFAULTS``),
-    η and λ_wd multiplied by ``scale_lr`` and ``scale_wd`` (rounded to 10 significant
-    decimals so that equal factors give equal run keys); ``changes`` sets any other
-    RunConfig field (``corrupt``, ``corpus``, ``corpus_bytes`` …).  Lets sweeps run a
-    smaller model under the book's default optimizer regime (same T/τ).
-    """
-    from npmk.runs import SIZE_DEFAULTS, RunConfig
-
-    if centre not in SIZE_DEFAULTS:
-        raise ValueError(f"centre must be one of {tuple(SIZE_DEFAULTS)}, got {centre!r}")
-    c = SIZE_DEFAULTS[centre]
-    return RunConfig(arch=arch, size=size, seed=seed, steps=c["steps"], warmup=c["warmup"],
-                     lr=round(c["lr"] * scale_lr, 10), wd=round(c["wd"] * scale_wd, 10),
-                     snap_every=snap_every, **changes)
-
-
-def class_lambda(run, cls: str = "Transmission") -> pd.DataFrame:
-    """Pooled Weibull (k, λ) of one component class of a lab run, per snapshot step ≥ 1 (columns step, k, lam)."""
-    tr = lambda_trajectory(run, classes=(cls,), progress=False)
-    return tr[(tr.level == "class") & (tr.step > 0)].sort_values("step")[["step", "k", "lam"]].reset_index(drop=True)
-
-
 def peak_summary(run, lam: pd.DataFrame, cls: str = "Transmission") -> dict[str, float]:
-    """The peak of a run's λ(step) and what drove it.
+    """The peak of a lab run's λ(step) and what drove it.
 
-    Returns peak_lam, peak_step, end_lam, relaxed (from :func:`detect_phases`),
-    mean_minus_align_q1 (mean −A of the class over the first quarter of the
-    steps, ‖W‖² units per step), T_over_tau (:func:`decay_horizon`) and
-    final_val_loss (nats, the run's last probe).
+    ``lam`` has columns step and lam (one class's pooled λ per snapshot, e.g.
+    from :func:`npmk.snapshots.snapshot_fits`).  Returns peak_lam, peak_step,
+    end_lam, relaxed (from :func:`detect_lambda_phases`), mean_minus_align_q1
+    (mean −A of the class over the first quarter of the steps, ‖W‖² units per
+    step), T_over_tau (:func:`decay_horizon`) and final_val_loss (nats, the
+    run's last probe).
     """
-    ph = detect_phases(lam.step.to_numpy(), lam.lam.to_numpy())
+    ph = detect_lambda_phases(lam.step.to_numpy(), lam.lam.to_numpy())
     f = run.forces[run.forces.group == f"class:{cls}"]
     early = f[f.step < run.config.steps // 4]
     return {"peak_lam": ph.peak_value, "peak_step": ph.peak_step, "end_lam": ph.end_value, "relaxed": ph.relaxed,

@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 
-from npmk.trajectory import (
+from npmk.lambda_phases import (
     decay_horizon,
     decay_timescale,
-    detect_phases,
+    detect_lambda_phases,
     equilibrium_ratio,
-    layer_of,
-    phase_table,
+    lambda_phase_table,
 )
 
 
@@ -23,7 +22,7 @@ def _rise_peak_relax(steps: np.ndarray, t_peak: float) -> np.ndarray:
 def test_detects_rise_peak_relax_floor():
     steps = np.unique(np.concatenate([2 ** np.arange(10), np.arange(1000, 60001, 1000)]))
     lam = _rise_peak_relax(steps, 8000)
-    ph = detect_phases(steps, lam)
+    ph = detect_lambda_phases(steps, lam)
     assert ph.peak_step == steps[np.argmax(lam)]
     assert abs(np.log(ph.peak_step / 8000)) < 0.2
     assert ph.relaxed and ph.floor_reached
@@ -36,7 +35,7 @@ def test_detects_rise_peak_relax_floor():
 def test_monotone_rise_has_terminal_peak_and_no_floor():
     steps = np.arange(100, 5001, 100)
     lam = 0.02 + 0.03 * (1 - np.exp(-steps / 2000))
-    ph = detect_phases(steps, lam)
+    ph = detect_lambda_phases(steps, lam)
     assert ph.peak_step == 5000 and not ph.relaxed
     assert ph.floor_step is None and np.isnan(ph.floor_value)
     assert "relax" not in ph.labels and "floor" not in ph.labels
@@ -45,7 +44,7 @@ def test_monotone_rise_has_terminal_peak_and_no_floor():
 def test_run_stopped_mid_relaxation_has_no_floor():
     steps = np.arange(250, 5001, 250)
     lam = np.interp(steps, [0, 2000, 5000], [0.02, 0.05, 0.025])  # still falling 8% per snapshot at the end
-    ph = detect_phases(steps, lam)
+    ph = detect_lambda_phases(steps, lam)
     assert ph.relaxed and not ph.floor_reached
     assert ph.floor_step is None and "floor" not in ph.labels and ph.labels[-1] == "relax"
 
@@ -56,16 +55,16 @@ def test_phase_table_per_group():
 
     rows = [pd.DataFrame({"step": steps, "lam": _rise_peak_relax(steps, tp), "name": f"L{i}"})
             for i, tp in enumerate((4000, 16000))]
-    tab = phase_table(pd.concat(rows), by="name")
+    tab = lambda_phase_table(pd.concat(rows), by="name")
     assert list(tab["name"]) == ["L0", "L1"]
     assert tab["peak_step"].iloc[0] < tab["peak_step"].iloc[1]
 
 
 def test_bad_trajectories_raise():
     with pytest.raises(ValueError, match="increasing"):
-        detect_phases([1, 3, 2], [0.1, 0.2, 0.1])
+        detect_lambda_phases([1, 3, 2], [0.1, 0.2, 0.1])
     with pytest.raises(ValueError, match="positive"):
-        detect_phases([1, 2, 3], [0.1, -0.2, 0.1])
+        detect_lambda_phases([1, 2, 3], [0.1, -0.2, 0.1])
 
 
 def test_equilibrium_bookkeeping():
@@ -76,45 +75,3 @@ def test_equilibrium_bookkeeping():
     assert r[0] > 1 and r[1] == pytest.approx(1.0) and r[2] < 1
     with pytest.raises(ValueError, match="decay"):
         equilibrium_ratio([-1.0], [0.0], [0.0])
-
-
-def test_layer_of():
-    assert layer_of("gpt_neox.layers.3.mlp.dense_h_to_4h.weight") == 3
-    assert layer_of("model.layers.11.self_attn.q_proj.weight") == 11
-    assert layer_of("gpt_neox.embed_in.weight") is None
-
-
-class _FakeRun:
-    """Snapshots whose matrices are fresh N(0, σ_t²) draws with a known rise-peak-relax σ_t."""
-
-    family = "gpt_neox"
-    dir = "fake-run"
-    snapshot_steps = [1, 10, 100, 300, 1000, 3000]
-    sigma = {1: 0.02, 10: 0.021, 100: 0.03, 300: 0.05, 1000: 0.04, 3000: 0.035}
-
-    def __init__(self):
-        import torch
-
-        from npmk.zoo import build
-
-        self._names = {k: tuple(v.shape) for k, v in build("gpt_neox", "tiny").state_dict().items()}
-        self._torch = torch
-
-    def snapshot(self, step):
-        g = self._torch.Generator().manual_seed(step)
-        return {k: self._torch.randn(shape, generator=g) * self.sigma[step] for k, shape in self._names.items()}
-
-
-def test_lambda_trajectory_on_known_scales_finds_the_peak():
-    from npmk.trajectory import lambda_trajectory
-
-    run = _FakeRun()
-    traj = lambda_trajectory(run, progress=False)
-    assert set(traj.level) == {"tensor", "layer", "class"}
-    cls = traj[(traj.level == "class") & (traj.cls == "Transmission")].sort_values("step")
-    # half-normal magnitudes: λ = 0.8875 σ for the middle-80% fit (GUIDE §1)
-    np.testing.assert_allclose(cls.lam / [run.sigma[s] for s in cls.step], 0.8875, rtol=0.03)
-    ph = detect_phases(cls.step.to_numpy(), cls.lam.to_numpy())
-    assert ph.peak_step == 300 and ph.relaxed
-    layers = traj[(traj.level == "layer") & (traj.cls == "Transmission")]
-    assert sorted(layers.layer.unique()) == sorted({layer_of(n) for n in run._names if ".layers." in n})

@@ -1,0 +1,20 @@
+"""The API page (book/api.md) documents every public module of the package, and only existing ones."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+
+import npmk
+
+
+def test_api_page_lists_every_public_module(repo_root):
+    page = (repo_root / "book" / "api.md").read_text()
+    documented = set(re.findall(r"^\.\. automodule:: (npmk\.\w+)", page, re.M))
+    public = {m.name for m in pkgutil.iter_modules(npmk.__path__, "npmk.")
+              if not m.name.rsplit(".", 1)[1].startswith("_")}
+    assert public - documented == set(), f"book/api.md does not document {sorted(public - documented)}"
+    assert documented - public == set(), f"book/api.md names modules that do not exist: {sorted(documented - public)}"
+    for name in documented:
+        importlib.import_module(name)
