@@ -1,6 +1,6 @@
 """Benchmark: Weibull fit of a Pythia-1B-shaped fp16 checkpoint by four routes.
 
-    python bench/measure.py [--out bench/out]
+    python bench/measure.py [--out bench/out] [--routes read,npmk] [--repeat 3]
 
 Builds (once) a random-init checkpoint with Pythia-1B's shapes and names
 (GPT-NeoX, hidden 2048, 16 layers, 8 heads, FFN 8192, vocab 50304; weights
@@ -12,9 +12,13 @@ runs each route in its own subprocess, after one warm-up read of the file:
   (c) npm-hist  npm-weibull-py 0.4.0: 1024-bin log10 histogram per tensor, summed, its weibull_fit
   (d) npmk      npmk.measure(path) -- per-value counts, exact
 
-and prints a markdown table: wall and CPU time of the work (interpreter start-up
-excluded), peak RSS (VmHWM) of the subprocess, k and its difference from the
-full sort (b). Wall times on a shared machine depend on its load (printed).
+Each subprocess first imports what its route needs (timed apart: a fixed cost
+of ~2-6 s, torch and scipy, that does not grow with the checkpoint), then times
+the work. The routes run in turn ``--repeat`` times (read, npmk, read, npmk...)
+so that both see the same load; the table gives the median of each column and
+"x read" is the median of the per-round ratios to the read of the same round.
+Peak RSS is VmHWM of the subprocess. Wall times on a shared machine depend on
+its load: the load average before and after is printed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -141,6 +146,13 @@ ROUTES = {
     "npm-hist": ("(c) npm-weibull-py 1024-bin histogram", _npm_hist),
     "npmk": ("(d) npmk measure (exact counts)", _npmk),
 }
+#: Modules each route imports before its clock starts.
+_IMPORTS = {
+    "read": [],
+    "naive": ["numpy", "npmk.weibull", "npmk.skeleton", "npmk.checkpoints"],
+    "npm-hist": ["numpy", "npm_weibull", "npmk.weibull", "npmk.skeleton", "npmk.checkpoints"],
+    "npmk": ["npmk.measure"],
+}
 
 
 def _peak_rss_kib() -> int:
@@ -153,11 +165,18 @@ def _peak_rss_kib() -> int:
 
 
 def _child(route: str, directory: Path) -> None:
+    import importlib
+
     target = directory / "model.safetensors" if route == "read" else directory
+    t0 = time.perf_counter()
+    for module in _IMPORTS[route]:
+        importlib.import_module(module)
+    imported = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
     result = ROUTES[route][1](target)
     result["seconds"] = time.perf_counter() - t0
     result["cpu_seconds"] = time.process_time() - c0
+    result["import_seconds"] = imported
     result["peak_rss_gib"] = _peak_rss_kib() / 2**20
     print(json.dumps(result))
 
@@ -166,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--routes", default=",".join(ROUTES), help="comma-separated subset of " + ",".join(ROUTES))
+    parser.add_argument("--repeat", type=int, default=3, help="rounds over the routes (default 3; medians reported)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     directory = args.out / "pythia-1b-shaped-fp16"
@@ -177,25 +197,36 @@ def main(argv: list[str] | None = None) -> int:
     print(f"checkpoint: {directory} ({(directory / 'model.safetensors').stat().st_size / 2**30:.2f} GiB, "
           f"ready in {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     _read(directory / "model.safetensors")  # warm the page cache
-    results = {}
-    for route in args.routes.split(","):
-        proc = subprocess.run([sys.executable, __file__, "--out", str(args.out), "--child", route],
-                              capture_output=True, text=True, check=True)
-        results[route] = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"{route}: {results[route]}", file=sys.stderr)
-    ref = results.get("naive", {}).get("k")
-    base = results.get("read", {}).get("seconds")
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"\nPythia-1B-shaped fp16 checkpoint, {os.cpu_count()} CPU cores, load average after the run {load}\n")
-    print("| route | wall (s) | × read | CPU (s) | peak RSS (GiB) | k | k − k_sort |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for route, r in results.items():
-        k = r.get("k")
-        ratio = f"{r['seconds'] / base:.2f}" if base else "–"
+    load_before = os.getloadavg()
+    routes = args.routes.split(",")
+    runs: dict[str, list[dict]] = {route: [] for route in routes}
+    for rnd in range(args.repeat):
+        for route in routes:
+            proc = subprocess.run([sys.executable, __file__, "--out", str(args.out), "--child", route],
+                                  capture_output=True, text=True, check=True)
+            runs[route].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(f"round {rnd + 1} {route}: {runs[route][-1]}", file=sys.stderr)
+    load_after = os.getloadavg()
+    ref = statistics.median([r["k"] for r in runs["naive"]]) if "naive" in runs else None
+    reads = runs.get("read")
+
+    def load(avg) -> str:
+        return ", ".join(f"{v:.1f}" for v in avg)
+
+    print(f"\nPythia-1B-shaped fp16 checkpoint, {len(os.sched_getaffinity(0))} CPU cores, {args.repeat} rounds, "
+          f"load average (1, 5, 15 min) before {load(load_before)}, after {load(load_after)}\n")
+    print("| route | wall (s) | × read | CPU (s) | import (s) | peak RSS (GiB) | k | k − k_sort |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for route, rs in runs.items():
+        k = rs[0].get("k")
+        if any(r.get("k") != k for r in rs):
+            raise RuntimeError(f"{route}: k differs between rounds: {[r.get('k') for r in rs]}")
+        ratio = f"{statistics.median([r['seconds'] / b['seconds'] for r, b in zip(rs, reads)]):.2f}" if reads else "–"
         diff = "(reference)" if route == "naive" else f"{k - ref:+.2e}" if (k is not None and ref is not None) else "–"
         kstr = f"{k:.12f}" if k is not None else "–"
-        print(f"| {ROUTES[route][0]} | {r['seconds']:.2f} | {ratio} | {r['cpu_seconds']:.2f} | "
-              f"{r['peak_rss_gib']:.2f} | {kstr} | {diff} |")
+        print(f"| {ROUTES[route][0]} | {statistics.median([r['seconds'] for r in rs]):.2f} | {ratio} | "
+              f"{statistics.median([r['cpu_seconds'] for r in rs]):.2f} | {statistics.median([r['import_seconds'] for r in rs]):.2f} | "
+              f"{max(r['peak_rss_gib'] for r in rs):.2f} | {kstr} | {diff} |")
     return 0
 
 

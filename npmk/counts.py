@@ -197,12 +197,16 @@ class ValueCounts:
     ``of(tensor, name)`` / ``of_chunks(...)`` count one tensor (O(2^15) memory
     for fp16/bf16, at most O(2^21) for fp32); ``update(other)`` pools accumulators;
     ``fit(trim)`` gives the probability-plot fit, ``quantiles``/``rms``/``max_abs`` the
-    distribution-free summaries. Zeros are counted (they take ranks).
+    distribution-free summaries. Zeros are counted (they take ranks). Pooling is
+    order-independent to the last bit: counts and the fp32 low-bit sums are integers
+    (exact in int64/float64), the fp32 sums of squares are added by ``math.fsum``.
     """
 
     def __init__(self) -> None:
         self._bins: dict[str, _Bins] = {}
-        self._fp32_sumsq = 0.0
+        # One partial sum of squares per counted fp32 tensor, added by math.fsum (exactly
+        # rounded), so pooling tensors in any order gives the same RMS to the last bit.
+        self._fp32_sumsq: list[float] = []
         self._fp32_max = 0.0
         self._table: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -219,7 +223,7 @@ class ValueCounts:
         vc = cls()
         codec, bins, sumsq, mx = _count_chunks(chunks, dtype, name)
         vc._bins[codec] = bins
-        vc._fp32_sumsq, vc._fp32_max = sumsq, mx
+        vc._fp32_sumsq, vc._fp32_max = [sumsq], mx
         return vc
 
     def update(self, other: "ValueCounts") -> None:
@@ -229,7 +233,7 @@ class ValueCounts:
                 self._bins[codec].add(bins)
             else:
                 self._bins[codec] = bins.copy()
-        self._fp32_sumsq += other._fp32_sumsq
+        self._fp32_sumsq += other._fp32_sumsq  # list concatenation
         self._fp32_max = max(self._fp32_max, other._fp32_max)
         self._table = None
 
@@ -281,12 +285,12 @@ class ValueCounts:
     def rms(self) -> float:
         """sqrt(mean |w|^2): exact sum for fp32 data, exact counts for 16-bit."""
         n = self.n
-        sumsq = self._fp32_sumsq
+        parts = list(self._fp32_sumsq)
         for codec in self._bins:
             if _CODECS[codec].exact:
                 v, c = self._occupied(codec)
-                sumsq += float(c @ np.square(v))
-        return math.sqrt(sumsq / n) if n else float("nan")
+                parts.append(float(c @ np.square(v)))
+        return math.sqrt(math.fsum(parts) / n) if n else float("nan")
 
     def max_abs(self) -> float:
         mx = self._fp32_max

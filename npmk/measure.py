@@ -1,7 +1,9 @@
 """``npmk.measure``: Weibull (k, lambda) of a checkpoint's skeleton, per tensor, per kind or pooled.
 
-Tensors are read one at a time (two in flight on two threads), reduced to
-per-value counts (:mod:`npmk.counts`) and pooled; the fit of the pooled counts
+Tensors are read in pieces and reduced to per-value counts (:mod:`npmk.counts`)
+on one thread per core (torch's kernels release the GIL, so reading one tensor
+overlaps with counting another), largest first so that no core idles at the
+end, and pooled as they finish (pooling is order-independent); the fit of the pooled counts
 equals the sort-based fit of all skeleton magnitudes concatenated (exactly for
 fp16/bf16, to ~1e-8 in k for fp32). Which tensors are in the skeleton and what
 kind each is comes from :mod:`npmk.skeleton`.
@@ -25,10 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,8 +48,9 @@ __all__ = ["measure", "cli", "MeasureError", "COLUMNS", "TIED"]
 BY = ("pooled", "kind", "tensor")
 TIED = ("state_dict", "once")
 _QUANTILES = (0.10, 0.50, 0.90, 0.99)
-#: Tensors counted ahead of the one being pooled (bounds memory for fp32 bucket arrays).
-_AHEAD = 4
+#: Tensors in flight beyond one per thread (bounds memory: each holds a read buffer and,
+#: once done, its counts until pooled).
+_AHEAD = 2
 
 COLUMNS = [
     "name", "kind", "cls", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
@@ -212,41 +215,58 @@ def measure(
             keep = pop.sample_idx[lo:hi] - offset
         return _count(ckpt, info, keep)
 
-    total = sum(i.numel for i in order)
-    # Parallelism comes from two tensors in flight; torch's intra-op threads on
-    # 1M-element chunks only add synchronisation (10x slower on a busy machine).
+    # Each thread runs single-threaded torch kernels on its own tensor; torch's intra-op
+    # threads on 1M-element pieces would only add synchronisation.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _count_all(order, owner, task, total, progress)
+        _count_all(order, owner, task, progress)
     finally:
         torch.set_num_threads(threads)
     rows = [_row(pop, trim, fam, ckpt.label, subsample, seed) for pop in pops]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _count_all(order, owner, task, total: int, progress: bool) -> None:
-    """Count every tensor (two at a time) and pool each into its population, in order."""
-    with tqdm(total=total, unit="w", unit_scale=True, desc="npmk measure", file=sys.stderr,
-              disable=not progress, leave=False) as bar, ThreadPoolExecutor(max_workers=2) as pool:
-        pending: deque = deque()
-        for info in order:
-            pending.append((info, pool.submit(task, info)))
-            if len(pending) >= _AHEAD:
-                _pool_one(pending.popleft(), owner, bar)
-        while pending:
-            _pool_one(pending.popleft(), owner, bar)
+def _cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which a container or taskset limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
-def _pool_one(item, owner, bar) -> None:
-    info, future = item
-    vc = future.result()
-    pop = owner[info.name][0]
-    if pop.counts is None:
-        pop.counts = vc
-    else:
-        pop.counts.update(vc)
-    bar.update(info.numel)
+def _count_all(order: list[TensorInfo], owner, task, progress: bool) -> None:
+    """Count every tensor, one thread per core, and pool each into its population as it finishes.
+
+    Largest tensors go first (longest-processing-time order), so the last, small
+    tensors fill both cores at the end instead of one embedding matrix running alone.
+    """
+    queue = sorted(order, key=lambda info: -info.numel)  # stable: storage order among equals
+    workers = _cores()
+    with tqdm(total=sum(i.numel for i in order), unit="w", unit_scale=True, desc="npmk measure",
+              file=sys.stderr, disable=not progress, leave=False) as bar, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        running: dict = {}
+        for info in queue:
+            if len(running) >= workers + _AHEAD:
+                _pool_done(running, owner, bar)
+            running[pool.submit(task, info)] = info
+        while running:
+            _pool_done(running, owner, bar)
+
+
+def _pool_done(running: dict, owner, bar) -> None:
+    """Wait for at least one running count and pool every finished one into its population."""
+    done, _ = wait(running, return_when=FIRST_COMPLETED)
+    for future in done:
+        info = running.pop(future)
+        vc = future.result()
+        pop = owner[info.name][0]
+        if pop.counts is None:
+            pop.counts = vc
+        else:
+            pop.counts.update(vc)
+        bar.update(info.numel)
 
 
 def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | None, seed: int) -> dict:

@@ -159,3 +159,22 @@ def test_constant_and_tiny_populations():
         ValueCounts.of(torch.full((100,), 0.5, dtype=torch.float16)).fit()
     with pytest.raises(FitError, match="at least 3"):
         ValueCounts.of(torch.tensor([0.1, 0.2], dtype=torch.float16)).fit()
+
+
+def test_pooling_order_does_not_change_a_single_bit():
+    # measure() pools tensors as their threads finish, so the order varies from run to run.
+    parts = [_weights(2_000 + 100 * i, torch.float32, 20 + i) * 10.0 ** (i % 7 - 3) for i in range(40)]
+    parts += [_weights(40_000, torch.float16, 12), _weights(20_000, torch.bfloat16, 14),
+              _weights(30_000, torch.float64, 15) * (1 + 1e-9)]
+    counted = [ValueCounts.of(t, f"t{i}") for i, t in enumerate(parts)]
+    results = []
+    rng = np.random.default_rng(0)
+    for order in [range(len(parts))] + [rng.permutation(len(parts)) for _ in range(5)]:
+        pooled = ValueCounts()
+        for i in order:
+            pooled.update(counted[i])
+        f = pooled.fit()
+        results.append((f.k, f.lam, f.r2, f.ks, pooled.rms(), pooled.max_abs(), tuple(pooled.quantiles(QS))))
+    assert all(r == results[0] for r in results)
+    x = np.concatenate([t.abs().double().numpy() for t in parts])
+    assert results[0][4] == pytest.approx(math.sqrt(np.mean(x * x)), rel=1e-13)

@@ -120,10 +120,12 @@ def test_real_pythia_error_split_with_nominal_gamma_bridge():
 def test_self_trained_lab_run_closed_loop():
     # a tiny own run logs exact per-step forces: at its snapshots the recurrence misses ‖W‖² only by the
     # dropped O(η²λ) terms, so the integration part nearly vanishes and the ratio bridge leaves the rest
-    from npmk.runs import RunConfig, get_run
+    from npmk.runconfig import RunConfig
+    from npmk.runs import get_run
+    from npmk.snapshots import snapshot_fits
 
-    run = get_run(RunConfig(arch="pythia", size="tiny", seed=0), progress=False)
-    _, pooled = dy.snapshot_fits(run)
+    run = get_run(RunConfig.from_spec({"preset": "tiny", "arch": "pythia", "seed": 0}), progress=False)
+    pooled = snapshot_fits(run, levels=("class",))
     forces = run.forces[run.forces["group"] == "class:Transmission"]
     n = int(pooled["n"].iloc[0])
     at_snapshots = dy.closed_loop(forces, pooled, n, grid="checkpoints")

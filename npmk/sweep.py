@@ -1,0 +1,444 @@
+"""``npmk sweep``: Weibull fits over a grid of checkpoints, on a Dask cluster, into one Parquet dataset.
+
+A :class:`Spec` is a grid of (source, revision) pairs times what to measure:
+``by`` (pooled / kind / tensor rows, as :func:`npmk.measure`), the body
+fraction ``trim`` and, optionally, the spectral statistics of
+:mod:`npmk.spectra` (medians over each row's matrices). It expands into
+:class:`Task` s, one per (source, revision, by); :func:`run_task` reads one
+checkpoint, one tensor at a time, and returns tidy rows with the columns of
+:data:`SCHEMA`. It never raises for a bad input: a task that fails returns one
+row whose ``error`` holds the message (empty string when the task succeeded).
+
+:func:`sweep` sends the tasks to Dask distributed (an in-process
+``LocalCluster`` with one single-threaded worker process per core by default,
+or an existing scheduler) and, in the client, writes each finished task's rows
+atomically (temporary file, then rename) to ``OUT/part-<task key>.parquet``, so
+``pandas.read_parquet(OUT)`` reads the dataset and a killed client loses only
+the tasks in flight. A rerun skips tasks whose file holds no error and tries
+failed ones again. A worker that dies mid-task has its tasks rescheduled by
+Dask on the others; a task that kills three workers (``distributed``'s
+``allowed-failures``) becomes an error row. Each task's rows depend only on
+the task and the checkpoint's bytes, so every route gives identical rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+__all__ = ["Task", "Spec", "SweepResult", "SCHEMA", "PYTHIA_STEPS", "pythia_revisions", "run_task", "sweep",
+           "load", "cli"]
+
+BY = ("pooled", "kind", "tensor")
+
+#: Pythia's 154 saved checkpoints (Biderman et al. 2023): step 0, 1, 2, 4, ..., 512, then every 1000 to 143000.
+PYTHIA_STEPS = (0, *(2**i for i in range(10)), *range(1000, 143_001, 1000))
+
+
+def pythia_revisions() -> list[str]:
+    """The Hub revision names ``step0`` ... ``step143000`` of every Pythia checkpoint."""
+    return [f"step{s}" for s in PYTHIA_STEPS]
+
+
+#: Names that stand for a list of revisions in a spec or on the command line.
+REVISION_SETS = {"pythia": pythia_revisions}
+
+_STATS = ["alpha", "stable_rank", "effective_rank", "spectral_norm"]
+
+#: Columns of every row (one schema for every file, error rows included, so the dataset reads as one table).
+SCHEMA = pa.schema([
+    ("source", pa.string()), ("revision", pa.string()), ("commit", pa.string()), ("by", pa.string()),
+    ("name", pa.string()), ("kind", pa.string()), ("cls", pa.string()),
+    ("k", pa.float64()), ("lambda", pa.float64()), ("r2", pa.float64()), ("ks", pa.float64()),
+    ("n", pa.int64()), ("n_body", pa.int64()), ("rms", pa.float64()), ("max_abs", pa.float64()),
+    ("q10", pa.float64()), ("q50", pa.float64()), ("q90", pa.float64()), ("q99", pa.float64()),
+    ("q90_q10", pa.float64()), ("q99_q50", pa.float64()),
+    ("trim", pa.float64()), ("method", pa.string()), ("dtype", pa.string()), ("n_tensors", pa.int64()),
+    ("family", pa.string()),
+    *((s, pa.float64()) for s in _STATS),
+    ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
+])
+
+
+#: Arrow -> pandas types: integer columns keep their type where an error row leaves them null.
+_TYPES = {pa.int64(): pd.Int64Dtype()}
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("npmk")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One checkpoint measured one way: a (source, revision) pair and the fit's options.
+
+    source: Hub id or local path (as a string, resolved where the task runs);
+    revision: Hub branch, tag or commit (None: a local path, or the Hub's main).
+    """
+
+    source: str
+    revision: str | None
+    by: str = "pooled"
+    trim: float = 0.8
+    spectral: bool = False
+    family: str | None = None
+
+    @property
+    def key(self) -> str:
+        """16 hex digits of the SHA-256 of the task's fields: its file name and Dask key."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def filename(self) -> str:
+        return f"part-{self.key}.parquet"
+
+    def __str__(self) -> str:
+        at = f"@{self.revision}" if self.revision else ""
+        return f"{self.source}{at} by {self.by}"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A sweep: every (source, revision) pair in ``pairs`` measured ``by`` each of ``by``."""
+
+    pairs: tuple[tuple[str, str | None], ...]
+    by: tuple[str, ...] = ("pooled",)
+    trim: float = 0.8
+    spectral: bool = False
+    family: str | None = None
+
+    def __post_init__(self) -> None:
+        from npmk.weibull import body_bounds
+
+        if not self.pairs:
+            raise ValueError("a sweep needs at least one source")
+        bad = [b for b in self.by if b not in BY]
+        if bad or not self.by:
+            raise ValueError(f"by must be some of {', '.join(BY)}, got {list(self.by)}")
+        body_bounds(self.trim)  # a bad trim fails before any task runs
+
+    @classmethod
+    def grid(cls, sources: Sequence[str], revisions: Sequence[str | None] | None = None, **options) -> "Spec":
+        """Every source at every revision (``None`` or empty: each source once, without a revision).
+
+        A revision named in ``REVISION_SETS`` (``"pythia"``) stands for its whole list.
+        """
+        revs = _expand(revisions or [None])
+        return cls(pairs=tuple((str(s), r) for s in sources for r in revs), **options)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "Spec":
+        """A spec file::
+
+            grid:                      # one or more blocks of sources x revisions
+              - sources: [EleutherAI/pythia-70m, EleutherAI/pythia-160m]
+                revisions: pythia      # a list, or a name from REVISION_SETS; omit for local paths
+              - sources: [path/to/model_dir]
+            by: [pooled, kind]         # default [pooled]
+            trim: 0.8
+            spectral: false
+            family: null               # skeleton rule table when config.json cannot tell
+        """
+        try:
+            doc = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: cannot read the sweep spec ({exc})") from None
+        if not isinstance(doc, dict) or "grid" not in doc:
+            raise ValueError(f"{path}: a sweep spec is a mapping with a 'grid' list (see npmk.sweep.Spec.from_yaml)")
+        unknown = set(doc) - {"grid", "by", "trim", "spectral", "family"}
+        if unknown:
+            raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} in the sweep spec")
+        pairs: list[tuple[str, str | None]] = []
+        for i, block in enumerate(doc["grid"] or []):
+            if not isinstance(block, dict) or not block.get("sources") or set(block) - {"sources", "revisions"}:
+                raise ValueError(f"{path}: grid block {i} must have 'sources' (a list) and optionally 'revisions'")
+            pairs += cls.grid(block["sources"], block.get("revisions")).pairs
+        by = doc.get("by", ["pooled"])
+        return cls(pairs=tuple(pairs), by=tuple([by] if isinstance(by, str) else by),
+                   trim=float(doc.get("trim", 0.8)), spectral=bool(doc.get("spectral", False)),
+                   family=doc.get("family"))
+
+    def tasks(self) -> list[Task]:
+        """The tasks in grid order, duplicates dropped."""
+        tasks = [Task(s, r, b, self.trim, self.spectral, self.family) for s, r in self.pairs for b in self.by]
+        return list(dict.fromkeys(tasks))
+
+
+def _expand(revisions: Iterable[str | None] | str) -> list[str | None]:
+    out: list[str | None] = []
+    for r in [revisions] if isinstance(revisions, str) else revisions:
+        out += REVISION_SETS[r]() if r in REVISION_SETS else [None if r is None else str(r)]
+    return out
+
+
+# --- one task (runs on a worker) --------------------------------------------------------------
+
+
+def _hub_commit(ckpt) -> str | None:
+    """The commit a Hub checkpoint was resolved to: its files live in the cache's ``snapshots/<commit>/``."""
+    files = {Path(i.file).parent for i in ckpt.infos() if i.file}
+    if len(files) == 1:
+        folder = files.pop()
+        if folder.parent.name == "snapshots":
+            return folder.name
+    return None
+
+
+def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
+    """Median spectral statistics per row (population) of ``by``; one matrix in memory at a time."""
+    from npmk import skeleton, spectra
+
+    per_matrix = []
+    for info in ckpt.infos():
+        d = skeleton.classify(info.name, info.shape, family)
+        if not (d.include and len(info.shape) == 2):
+            continue
+        (_, sv), = spectra.singular_values({info.name: ckpt.tensor(info)})
+        stats = spectra.matrix_stats(sv)
+        row = {"pooled": "pooled", "kind": d.kind, "tensor": info.name}[by]
+        per_matrix.append({"name": row, **{s: stats[s] for s in _STATS}})
+    return pd.DataFrame(per_matrix, columns=["name", *_STATS]).groupby("name", sort=False).median().reset_index()
+
+
+def _rows(task: Task) -> pd.DataFrame:
+    from npmk import skeleton
+    from npmk.checkpoints import open_checkpoint
+    from npmk.measure import measure
+
+    ckpt = open_checkpoint(task.source, task.revision)
+    df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, progress=False)
+    df = df.rename(columns={"lam": "lambda"}).drop(columns=["source", "subsample", "seed"])
+    if task.spectral:
+        family = task.family or skeleton.family_of(ckpt.config or {})
+        df = df.merge(_spectral(ckpt, family, task.by), on="name", how="left")
+    df["commit"] = _hub_commit(ckpt)
+    df["bytes"] = sum(i.nbytes for i in ckpt.infos())
+    return df
+
+
+def run_task(task: Task) -> pd.DataFrame:
+    """The rows of one task (columns of :data:`SCHEMA`); a failure is one row with ``error`` set."""
+    try:
+        df = _rows(task)
+    except Exception as exc:  # any failure of one checkpoint becomes its error row; the sweep goes on
+        return _error_frame(task, f"{type(exc).__name__}: {exc}")
+    for col, value in _identity(task).items():
+        df[col] = value
+    df["error"] = ""
+    return _table_frame(df)
+
+
+def _identity(task: Task) -> dict:
+    return {"source": task.source, "revision": task.revision, "by": task.by, "trim": task.trim,
+            "npmk_version": _version(), "task": task.key}
+
+
+def _error_frame(task: Task, message: str) -> pd.DataFrame:
+    return _table_frame(pd.DataFrame([{**_identity(task), "error": message}]))
+
+
+def _table_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly the columns of SCHEMA, in its order and types (missing ones null)."""
+    table = pa.Table.from_pandas(df.reindex(columns=SCHEMA.names), schema=SCHEMA, preserve_index=False)
+    return table.to_pandas(types_mapper=_TYPES.get)
+
+
+# --- the client ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    """What one :func:`sweep` call did. failed: (task, error message) of each task that failed this time."""
+
+    out: Path
+    tasks: int
+    skipped: int
+    ran: int
+    failed: list[tuple[Task, str]] = field(default_factory=list)
+    bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _finished(out: Path, task: Task) -> bool:
+    path = out / task.filename
+    if not path.is_file():
+        return False
+    try:
+        errors = pq.read_table(path, columns=["error"]).column("error").to_pylist()
+    except (pa.ArrowException, OSError):  # unreadable: written by something else; redo the task
+        return False
+    return bool(errors) and all(e == "" for e in errors)
+
+
+def _write(out: Path, task: Task, df: pd.DataFrame) -> None:
+    """Write the task's rows to ``out/part-<key>.parquet`` atomically (a dot-file, then rename)."""
+    tmp = out / f".{task.filename}.{os.getpid()}.tmp"  # dot-files are not part of the dataset
+    pq.write_table(pa.Table.from_pandas(df, schema=SCHEMA, preserve_index=False), tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, out / task.filename)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def sweep(spec: Spec, out: str | os.PathLike, *, workers: int | None = None, scheduler: str | None = None,
+          client=None, progress: bool = True) -> SweepResult:
+    """Run every unfinished task of ``spec`` on Dask and write its rows under ``out``.
+
+    Cluster: ``client`` (a ``distributed.Client``) if given; else ``scheduler``
+    (address of a running ``dask scheduler``); else an in-process LocalCluster of
+    ``workers`` (default: one per core) single-threaded worker processes, closed at the end.
+    """
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    if workers is not None and scheduler is not None:
+        raise ValueError("give workers= (a local cluster) or scheduler= (an existing one), not both")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers}")
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = spec.tasks()
+    todo = [t for t in tasks if not _finished(out, t)]
+    result = SweepResult(out, len(tasks), len(tasks) - len(todo), len(todo))
+    if not todo:
+        return result
+    cluster = own_client = None
+    if client is None:
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=workers or _cores(), threads_per_worker=1, processes=True,
+                                   dashboard_address=":0")
+        own_client = client = Client(scheduler or cluster)
+    bar_tasks = tqdm(total=len(tasks), initial=result.skipped, unit="task", desc="npmk sweep",
+                     file=sys.stderr, disable=not progress, position=0)
+    bar_bytes = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="read", file=sys.stderr,
+                     disable=not progress, position=1)
+    try:
+        futures = client.map(run_task, todo, key=[f"npmk-sweep-{t.key}" for t in todo], pure=False)
+        task_of = {f.key: t for f, t in zip(futures, todo)}
+        for future in as_completed(futures):
+            task = task_of[future.key]
+            try:
+                df = future.result()
+            except Exception as exc:  # KilledWorker: the task took down allowed-failures workers
+                df = _error_frame(task, f"{type(exc).__name__} on the cluster: {exc}")
+            _write(out, task, df)
+            error = next((e for e in df["error"] if e), "")
+            if error:
+                result.failed.append((task, error))
+            if not error and len(df):
+                result.bytes += int(df["bytes"].iloc[0])
+                bar_bytes.update(int(df["bytes"].iloc[0]))
+            bar_tasks.update(1)
+            future.release()
+    finally:
+        bar_tasks.close()
+        bar_bytes.close()
+        if own_client is not None:
+            own_client.close()
+        if cluster is not None:
+            cluster.close()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def load(out: str | os.PathLike, spec: Spec | None = None) -> pd.DataFrame:
+    """The rows under ``out`` (all, or those of ``spec``'s tasks), in task order, then row order,
+    with the column types :func:`run_task` returns (integers as nullable Int64).
+
+    The same rows as ``pandas.read_parquet(out)``, which may order them differently.
+    """
+    out = Path(out)
+    if spec is not None:
+        files = [out / t.filename for t in spec.tasks() if (out / t.filename).is_file()]
+    else:
+        files = sorted(out.glob("part-*.parquet"))
+    tables = [pq.read_table(f, schema=SCHEMA) for f in files] or [SCHEMA.empty_table()]
+    return pa.concat_tables(tables).to_pandas(types_mapper=_TYPES.get)
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def cli(argv: list[str]) -> int:
+    """``npmk sweep SOURCE... [--revisions REV...] [--by ...] --out DIR [--workers N | --scheduler ADDRESS]``."""
+    parser = argparse.ArgumentParser(
+        prog="npmk sweep",
+        description="Weibull (k, lambda) of many checkpoints on a Dask cluster, into a Parquet dataset.\n"
+        "Each (source, revision, by) is one task; its rows land in OUT/part-<key>.parquet when it\n"
+        "finishes. Rerunning skips finished tasks and retries failed ones. pandas.read_parquet(OUT)\n"
+        "reads the rows (columns source, revision, commit, k, lambda, n, dtype, trim, npmk_version,\n"
+        "error -- empty when the task succeeded -- and the rest of npmk measure's).",
+        epilog="examples:\n"
+        "  npmk sweep EleutherAI/pythia-70m --revisions pythia --out sweeps/p70m     (all 154 checkpoints)\n"
+        "  npmk sweep EleutherAI/pythia-70m --revisions step0 step1000 --by pooled kind --out DIR\n"
+        "  npmk sweep --spec sweep.yaml --out DIR --scheduler tcp://10.0.0.1:8786\n"
+        "  npmk sweep models/a models/b --out DIR --workers 2\n\n"
+        "Exit status: 0 when every task succeeded, 1 when some failed (their rows carry the error),\n"
+        "2 for a bad command line or spec.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source", nargs="*", help="Hub ids or local checkpoint paths (or give --spec)")
+    parser.add_argument("--spec", type=Path, help="YAML spec file (see npmk.sweep.Spec.from_yaml) instead of sources")
+    parser.add_argument("--revisions", nargs="+", default=None,
+                        help="Hub revisions for every source; 'pythia' = the 154 Pythia checkpoints step0..step143000")
+    parser.add_argument("--by", nargs="+", choices=BY, default=["pooled"],
+                        help="rows per checkpoint: pooled (default), kind, tensor; several allowed")
+    parser.add_argument("--trim", type=float, default=0.8, help="body fraction fitted, in (0, 1] (default 0.8)")
+    parser.add_argument("--spectral", action="store_true",
+                        help="add spectral statistics (alpha, stable/effective rank, spectral norm; row medians)")
+    parser.add_argument("--family", default=None, help="skeleton rule table when config.json cannot tell")
+    parser.add_argument("--out", type=Path, required=True, help="directory of the Parquet dataset")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="local cluster of N worker processes (default: cores)")
+    where.add_argument("--scheduler", default=None, help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    args = parser.parse_args(argv[1:])
+    if bool(args.source) == bool(args.spec):
+        parser.error("give SOURCE... or --spec FILE (one of them)")
+    try:
+        if args.spec:
+            spec = Spec.from_yaml(args.spec)
+        else:
+            spec = Spec.grid(args.source, args.revisions, by=tuple(args.by), trim=args.trim,
+                             spectral=args.spectral, family=args.family)
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be a positive integer, got {args.workers}")
+    except ValueError as exc:
+        print(f"npmk sweep: error: {exc}", file=sys.stderr)
+        return 2
+    result = sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+    rate = result.bytes / result.seconds / 2**20 if result.seconds else math.nan
+    print(f"npmk sweep: {result.tasks} tasks: {result.skipped} already done, {result.ran} run, "
+          f"{len(result.failed)} failed; {result.bytes / 2**30:.2f} GiB read in {result.seconds:.1f} s "
+          f"({rate:.0f} MiB/s); rows in {result.out}", file=sys.stderr)
+    for task, error in result.failed:
+        print(f"  failed: {task}: {error}", file=sys.stderr)
+    return 1 if result.failed else 0

@@ -1,0 +1,203 @@
+"""npmk.sweep on a 2-worker Dask LocalCluster against an offline Hugging Face cache of tiny models.
+
+The cache is laid out as the Hub client writes it (models--ORG--NAME/refs/REV holding a
+commit, snapshots/COMMIT/ the files), so ``repo@revision`` resolves with HF_HUB_OFFLINE=1.
+Every distributed run, with a worker or the client killed part-way, must give the same
+rows as running the tasks one after another in this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from npmk import spectra, zoo
+from npmk.sweep import SCHEMA, Spec, Task, load, pythia_revisions, run_task, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = {"npmk-test/neox-fp16": ("gpt_neox", torch.float16), "npmk-test/llama-bf16": ("llama", torch.bfloat16)}
+REVISIONS = ["step0", "step1", "step2"]
+MISSING = "step999"
+
+
+def _commit(repo: str, rev: str) -> str:
+    return hashlib.sha1(f"{repo}@{rev}".encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """An offline Hub cache with each of MODELS at REVISIONS (different seeds), and the env pointing at it."""
+    cache = tmp_path_factory.mktemp("hub")
+    for repo, (family, dtype) in MODELS.items():
+        base = cache / f"models--{repo.replace('/', '--')}"
+        (base / "refs").mkdir(parents=True)
+        for seed, rev in enumerate(REVISIONS):
+            zoo.save(family, base / "snapshots" / _commit(repo, rev), seed=seed, dtype=dtype)
+            (base / "refs" / rev).write_text(_commit(repo, rev))
+    from huggingface_hub import constants
+
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)  # for the worker processes, spawned after this
+        mp.setattr(constants, "HF_HUB_OFFLINE", True)  # for this process, which imported the hub already
+        mp.setattr(constants, "HF_HUB_CACHE", str(cache))
+        yield cache
+
+
+@pytest.fixture(scope="module")
+def client(hub):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return Spec.grid(list(MODELS), [*REVISIONS, MISSING], by=("pooled", "kind"))
+
+
+@pytest.fixture(scope="module")
+def serial(hub, spec):
+    """Every task run one after another in this process."""
+    return pd.concat([run_task(t) for t in spec.tasks()], ignore_index=True)
+
+
+def test_serial_rows_carry_identity_and_errors(serial, spec):
+    assert list(serial.columns) == SCHEMA.names
+    ok = serial[serial.error == ""]
+    bad = serial[serial.error != ""]
+    assert set(bad.revision) == {MISSING} and len(bad) == len(MODELS) * 2  # one row per (model, by)
+    assert bad.error.str.contains(MISSING).all() and bad.k.isna().all()
+    assert set(ok.revision) == set(REVISIONS)
+    for (src, rev), rows in ok.groupby(["source", "revision"]):
+        assert (rows.commit == _commit(src, rev)).all()
+    assert (ok.dtype[ok.source == "npmk-test/neox-fp16"] == "float16").all()
+    assert (ok.dtype[ok.source == "npmk-test/llama-bf16"] == "bfloat16").all()
+    assert ok.k.between(1.1, 1.3).all() and (ok.n > 0).all() and (ok.trim == 0.8).all()
+    assert ok.npmk_version.nunique() == 1 and (ok.error == "").all()
+    pooled = ok[ok.by == "pooled"]
+    assert len(pooled) == len(MODELS) * len(REVISIONS) and pooled.k.nunique() == len(pooled)  # seeds differ
+
+
+def test_sweep_equals_serial_and_a_rerun_skips_finished_tasks(client, spec, serial, tmp_path):
+    result = sweep(spec, tmp_path, client=client, progress=False)
+    assert (result.tasks, result.skipped, result.ran) == (16, 0, 16)
+    assert sorted(str(t) for t, _ in result.failed) == sorted(str(t) for t in spec.tasks() if t.revision == MISSING)
+    pd.testing.assert_frame_equal(load(tmp_path, spec), serial)
+    assert len(pd.read_parquet(tmp_path)) == len(serial)  # the dataset reads as one table
+    again = sweep(spec, tmp_path, client=client, progress=False)
+    assert (again.skipped, again.ran, len(again.failed)) == (12, 4, 4)  # failed tasks are tried again
+    pd.testing.assert_frame_equal(load(tmp_path, spec), serial)
+
+
+def _run_in_thread(fn):
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("result", fn()))
+    thread.start()
+    return thread, box
+
+
+def _wait_for_files(out: Path, count: int, thread_or_proc, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while len(list(out.glob("part-*.parquet"))) < count:
+        alive = thread_or_proc.is_alive() if hasattr(thread_or_proc, "is_alive") else thread_or_proc.poll() is None
+        assert alive, "the sweep ended before the planned kill"
+        assert time.monotonic() < deadline, "the sweep made no progress"
+        time.sleep(0.02)
+
+
+def test_a_worker_killed_mid_sweep_is_replaced_and_rows_are_identical(client, serial, hub, tmp_path):
+    spec = Spec.grid(list(MODELS), [*REVISIONS, MISSING], by=("pooled", "kind", "tensor"))
+    want = pd.concat([serial, *(run_task(t) for t in spec.tasks() if t.by == "tensor")])
+    want = want.set_index("task").loc[[t.key for t in spec.tasks()]].reset_index()[SCHEMA.names]
+    kill_after = random.Random(15).randint(1, 8)
+    thread, box = _run_in_thread(lambda: sweep(spec, tmp_path, client=client, progress=False))
+    _wait_for_files(tmp_path, kill_after, thread)
+    pids = client.run(os.getpid)
+    busy = {w: keys for w, keys in client.processing().items() if keys}
+    assert busy, "no task in flight to kill"
+    victim = next(iter(busy))
+    os.kill(pids[victim], signal.SIGKILL)
+    thread.join(timeout=600)
+    assert not thread.is_alive()
+    assert len(box["result"].failed) == len(MODELS) * 3  # only the missing revision
+    pd.testing.assert_frame_equal(load(tmp_path, spec), want)
+
+
+def test_a_killed_client_resumes_and_the_cli_exit_status(client, spec, serial, hub, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    address = client.scheduler.address
+    cmd = [sys.executable, "-m", "npmk", "sweep", *MODELS, "--revisions", *REVISIONS, MISSING,
+           "--by", "pooled", "kind", "--out", str(out), "--scheduler", address, "--no-progress"]
+    kill_after = random.Random(7).randint(2, 10)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    _wait_for_files(out, kill_after, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(out.glob("part-*.parquet")))
+    assert kill_after <= done < 16
+    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 1, resumed.stderr  # the missing revision failed
+    assert f"{MISSING}" in resumed.stderr and "4 failed" in resumed.stderr
+    pd.testing.assert_frame_equal(load(out, spec), serial)
+    assert not [p for p in out.iterdir() if not p.name.startswith("part-")]  # no temporary file left
+    ok = subprocess.run(cmd[:cmd.index(MISSING)] + cmd[cmd.index(MISSING) + 1:], env=env,
+                        capture_output=True, text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    assert "12 already done, 0 run" in ok.stderr
+
+
+def test_default_local_cluster(hub, tmp_path):
+    spec = Spec.grid(["npmk-test/neox-fp16"], ["step1"])
+    result = sweep(spec, tmp_path, workers=1, progress=False)
+    assert result.ok and result.ran == 1
+    assert load(tmp_path).commit.tolist() == [_commit("npmk-test/neox-fp16", "step1")]
+
+
+def test_spectral_columns_are_medians_over_each_row(hub):
+    task = Task("npmk-test/neox-fp16", "step0", by="kind", spectral=True)
+    rows = run_task(task).set_index("name")
+    from huggingface_hub import snapshot_download
+
+    model = snapshot_download("npmk-test/neox-fp16", revision="step0")
+    from npmk.checkpoints import open_checkpoint
+
+    ckpt = open_checkpoint(model)
+    per_matrix = spectra.spectra({i.name: ckpt.tensor(i) for i in ckpt.infos()}, family="gpt_neox", progress=False)
+    want = per_matrix.groupby("kind")[["alpha", "stable_rank", "effective_rank", "spectral_norm"]].median()
+    pd.testing.assert_frame_equal(rows.loc[want.index, want.columns], want, check_names=False, rtol=1e-12)
+
+
+def test_yaml_spec(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("grid:\n  - sources: [EleutherAI/pythia-70m]\n    revisions: pythia\n"
+                    "  - sources: [a/local/dir]\nby: [pooled, kind]\ntrim: 0.9\n")
+    spec = Spec.from_yaml(path)
+    tasks = spec.tasks()
+    assert len(pythia_revisions()) == 154 and pythia_revisions()[:4] == ["step0", "step1", "step2", "step4"]
+    assert len(tasks) == (154 + 1) * 2 and {t.trim for t in tasks} == {0.9}
+    assert tasks[-1] == Task("a/local/dir", None, "kind", 0.9)
+    assert len({t.key for t in tasks}) == len(tasks)
+    path.write_text("grid:\n  - sources: [x]\nby: [pooled, nope]\n")
+    with pytest.raises(ValueError, match="by must be"):
+        Spec.from_yaml(path)
+    path.write_text("grid:\n  - sources: [x]\ntrims: 0.9\n")
+    with pytest.raises(ValueError, match="unknown key.*trims"):
+        Spec.from_yaml(path)
+    with pytest.raises(ValueError, match="trim"):
+        Spec.grid(["x"], trim=1.5)
