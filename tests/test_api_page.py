@@ -13,7 +13,12 @@ def test_api_page_lists_every_public_module(repo_root):
     # a module is documented by automodule, or (npmk.measure, whose name is also the function's) by :module:
     documented = set(re.findall(r"^\.\. automodule:: (npmk\.\w+)|^   :module: (npmk\.\w+)", page, re.M))
     documented = {a or b for a, b in documented}
-    public = {m.name for m in pkgutil.iter_modules(npmk.__path__, "npmk.")
-              if not m.name.rsplit(".", 1)[1].startswith("_")}
+    public = {
+        m.name
+        for m in pkgutil.iter_modules(npmk.__path__, "npmk.")
+        if not m.name.rsplit(".", 1)[1].startswith("_")
+    }
     assert public - documented == set(), f"book/api.md does not document {sorted(public - documented)}"
-    assert documented - public == set(), f"book/api.md names modules that do not exist: {sorted(documented - public)}"
+    assert documented - public == set(), (
+        f"book/api.md names modules that do not exist: {sorted(documented - public)}"
+    )
