@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from npmk.data import MissingDataError, cache_dir
-from npmk.runs import locked, write_json
+from npmk._files import locked, write_json
 
 __all__ = ["Part", "RealNet", "REALNETS", "RealNetMissing", "weights_path", "names", "get"]
 
