@@ -22,6 +22,7 @@ import re
 _UNDERLINE = re.compile(r"^\s*-{3,}\s*$")
 _BULLET = re.compile(r"^\s*[*-] \S")
 _LONE_STAR = re.compile(r"(?<![*\\])\*(?!\*)")
+_TABLE_BORDER = re.compile(r"^\s*=+(\s+=+)+\s*$")
 
 
 def _indent(line: str) -> int:
@@ -52,12 +53,30 @@ def _rubrics(lines: list[str]) -> list[str]:
     return out
 
 
+def _table_lines(lines: list[str]) -> set[int]:
+    """Indices of the lines of reST simple tables: from a ===== border to one followed by a blank line."""
+    inside: set[int] = set()
+    start = None
+    for i, line in enumerate(lines):
+        if _TABLE_BORDER.match(line):
+            if start is None:
+                start = i
+            elif i + 1 == len(lines) or not lines[i + 1].strip():
+                inside.update(range(start, i + 1))
+                start = None
+    return inside
+
+
 def _blocks(lines: list[str]) -> list[str]:
     out: list[str] = []
     para_start = True  # the previous non-blank line opened its paragraph
     in_literal = None  # indent of the line that opened a literal (::) or doctest block
-    for line in lines:
+    table = _table_lines(lines)  # reST simple tables are left as written
+    for idx, line in enumerate(lines):
         prev = out[-1] if out else ""
+        if idx in table:
+            out.append(line)
+            continue
         if not line.strip():
             out.append(line)
             para_start = True
@@ -68,11 +87,16 @@ def _blocks(lines: list[str]) -> list[str]:
                 continue
             in_literal = None
         if prev.strip():
-            if _indent(line) > _indent(prev) and not prev.rstrip().endswith("::") and not para_start \
-                    and not _BULLET.match(prev):
+            if (
+                _indent(line) > _indent(prev)
+                and not prev.rstrip().endswith("::")
+                and not para_start
+                and not _BULLET.match(prev)
+            ):
                 line = " " * _indent(prev) + line.lstrip()  # a continuation of the paragraph
-            elif _indent(line) < _indent(prev) or (_BULLET.match(line) and not _BULLET.match(prev)
-                                                  and _indent(line) == _indent(prev)):
+            elif _indent(line) < _indent(prev) or (
+                _BULLET.match(line) and not _BULLET.match(prev) and _indent(line) == _indent(prev)
+            ):
                 out.append("")  # reST wants a blank line where a block ends or a list starts
         if line.rstrip().endswith("::"):
             in_literal = _indent(line)
@@ -87,14 +111,21 @@ def _literals_have_blocks(lines: list[str]) -> list[str]:
     out = list(lines)
     for i, line in enumerate(out):
         nxt_i = next((j for j in range(i + 1, len(out)) if out[j].strip()), None)
-        if (line.strip() and not line.rstrip().endswith("::") and nxt_i is not None and nxt_i > i + 1
-                and _indent(out[nxt_i]) > _indent(line) and not out[nxt_i].lstrip().startswith(">>>")
-                and not _BULLET.match(line) and not line.strip().startswith("..")):
+        if (
+            line.strip()
+            and not line.rstrip().endswith("::")
+            and nxt_i is not None
+            and nxt_i > i + 1
+            and _indent(out[nxt_i]) > _indent(line)
+            and not out[nxt_i].lstrip().startswith(">>>")
+            and not _BULLET.match(line)
+            and not line.strip().startswith("..")
+        ):
             # an indented block after a paragraph is a formula or a listing: literal
             out[i] = line.rstrip() + (":" if line.rstrip().endswith(":") else " ::")
             continue
         if line.rstrip().endswith("::") and not line.strip().startswith(".."):
-            nxt = next((x for x in out[i + 1:] if x.strip()), "")
+            nxt = next((x for x in out[i + 1 :] if x.strip()), "")
             if _indent(nxt) <= _indent(line):
                 out[i] = line.rstrip()[:-1]  # "::" with no indented block after it: a plain colon
     return out
