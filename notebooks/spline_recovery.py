@@ -215,7 +215,9 @@ plt.show()
 if published:
     path = load_or_note_missing(fetch, dynamics_data.PREFIX + "derived_data/gap_sweep_relax05.json")
     if path is not None:
-        page.table(pd.read_json(path))
+        page.table(pd.read_json(path).rename(columns={
+            "gap": "gap (steps)", "n_ckpt": "checkpoints", "n_eval": "steps evaluated",
+            "recovery_median": "median recovery"}), {"median recovery": ".4f"})
 
 # %% [markdown]
 # ## What it shows
