@@ -22,7 +22,7 @@
 # library {cite:p}`npmweibullpy` state it as
 # $k_0$ = {glue:text}`ledger.init_k.published` and
 # $\lambda_0$ = {glue:text}`ledger.init_lam.published`, verified at step 0 on
-# five Pythia sizes to within 0.13 %.
+# five Pythia sizes, the largest deviation {glue:text}`ledger.init_hub_k.published`.
 #
 # This chapter asks whether that holds, kind by kind, for the random
 # initialisation of every family in {mod}`npmk.zoo` (built from transformers
@@ -87,7 +87,7 @@ page.table(noise.rename(columns={"n": "values n", "sd_k": "sd of k", "sd_lam": "
 # So $c_k \approx$ {glue:text}`init_c_k:.2f` and $c_\lambda \approx$
 # {glue:text}`init_c_lam:.2f`: a 256 × 256 matrix (65,536 values) fixes $k$
 # only to about ±{glue:text}`init_sd_k_65k:.4f`, so a single small matrix
-# cannot test the anchor to 0.13 %; a kind pooled over layers, or the median
+# cannot test the anchor to the published precision; a kind pooled over layers, or the median
 # over many fits, can.
 #
 # ## Every family, kind by kind
@@ -156,7 +156,7 @@ page.glue_values(init_n_tensors=len(tensors), init_n_tensor_outliers=int((tensor
 # {glue:text}`init_n_tensor_expected:.1f` would be by chance alone), in every
 # family and every kind, embeddings and heads included: at initialisation the
 # shape is the anchor. On the right, the scale is $\lambda_0\,\sigma_\text{init}$
-# for every matrix except one group, which sits about three times lower. The
+# for every matrix except one group, which sits lower by a factor explained below. The
 # per-kind fits, family by family, are one click away:
 
 # %% tags=["remove-input"]
@@ -254,7 +254,7 @@ if "gpt2" in set(pooled.family):
 # ## Hub step-0 checkpoints (`full` profile)
 #
 # With internet access, the `full` profile measures the five Pythia sizes at
-# `step0` and checks the published 0.13 % directly. In other profiles this
+# `step0` and checks the published bound directly. In other profiles this
 # section lists nothing, and the ledger says the claim was not tested offline.
 
 # %% tags=["remove-input"]
