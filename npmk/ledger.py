@@ -473,8 +473,10 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", r"\|")
 
 
-def _table(header: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def _table(header: list[str], body: list[list[str]], numeric_from: int | None = None) -> str:
+    """A markdown table; columns from ``numeric_from`` on are right-aligned (counts)."""
+    align = ["--:|" if numeric_from is not None and i >= numeric_from else "---|" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "".join(align)]
     lines += ["| " + " | ".join(_cell(x) for x in r) + " |" for r in body]
     return "\n".join(lines)
 
@@ -508,7 +510,7 @@ def _counts(all_rows: list[Row]) -> str:
             body.append(
                 [label] + [str(sum(r.verdict == v for r in mine)) for v in verdicts] + [str(len(mine))]
             )
-    return _table(["Evidence"] + [f"*{v}*" for v in verdicts] + ["claims"], body)
+    return _table(["Evidence"] + [f"*{v}*" for v in verdicts] + ["claims"], body, numeric_from=1)
 
 
 def ledger_markdown(executed_dir: Path, page_dir: Path, claims: dict[str, Claim] | None = None) -> str:
