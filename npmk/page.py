@@ -142,11 +142,23 @@ def _version(name: str) -> str:
         return "not installed"
 
 
+def _repository_url() -> str:
+    """``repository.url`` of the book's ``_config.yml`` ('' when unset or unreadable)."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    except (OSError, yaml.YAMLError):
+        return ""
+    return ((config or {}).get("repository") or {}).get("url") or ""
+
+
 def rerun_markdown(chapter: str, profile: str | None = None, seconds: float | None = None) -> str:
     """The text of the rerun note: command, profile, run time, package versions, commit, date.
 
     ``profile`` defaults to ``$NPMK_PROFILE`` (set by ``npmk book``), ``seconds``
-    to the time since this module was imported.
+    to the time since this module was imported. The source links to the
+    repository when ``_config.yml`` sets ``repository.url``.
 
     >>> text = rerun_markdown("skip_audit", profile="smoke", seconds=34.9)
     >>> "python -m npmk run skip_audit --profile smoke" in text, "35 s" in text
@@ -155,7 +167,7 @@ def rerun_markdown(chapter: str, profile: str | None = None, seconds: float | No
     profile = profile or os.environ.get("NPMK_PROFILE", "default")
     seconds = time.monotonic() - STARTED if seconds is None else seconds
     versions = ", ".join(f"{name} {_version(name)}" for name in VERSIONS)
-    repo = os.environ.get("NPMK_REPOSITORY_URL", "")
+    repo = _repository_url()
     source = (
         f"[`notebooks/{chapter}.py`]({repo}/blob/main/notebooks/{chapter}.py)"
         if repo
