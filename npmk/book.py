@@ -361,6 +361,7 @@ def execute_chapter(chapter: Chapter, layout: Layout, *, force: bool = True) -> 
     tmp = layout.tree / "running" / f"{name}.ipynb"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     layout.executed.mkdir(parents=True, exist_ok=True)
+    os.environ["NPMK_PROFILE"] = layout.profile  # the page's rerun note (npmk.page) names it
     t0 = time.perf_counter()
     try:
         executed = pm.execute_notebook(
@@ -408,7 +409,8 @@ def _placeholder(name: str, layout: Layout, run: ChapterRun | None) -> str:
         why = (f"Its last run failed; its partial output is `failed/{name}.failed.ipynb` in the build tree. "
                f"Once that is fixed, {again} builds it.")
     else:
-        why = f"It has not run in this build tree yet; {again} (or `npmk book --profile {layout.profile}`) builds it."
+        why = (f"It has not run in this build tree yet; {again} (or `npmk book --profile {layout.profile}`) "
+               "builds it.")
     return pages.placeholder(heading, f"This chapter has no result in the `{layout.profile}` book. {why}")
 
 
@@ -557,7 +559,8 @@ def _line(run: ChapterRun) -> str:
                    if run.holes else "")
         return f"complete ({run.seconds:.1f} s){unglued}"
     if run.status == "degraded":
-        files = ", ".join(run.missing[:2]) + (f" and {len(run.missing) - 2} more" if len(run.missing) > 2 else "")
+        more = len(run.missing) - 2
+        files = ", ".join(run.missing[:2]) + (f" and {more} more" if more > 0 else "")
         return f"degraded ({run.seconds:.1f} s): data not available: {files}"
     kept = (f"the book keeps its last good result ({run.kept})" if run.kept
             else "it has no earlier result; its page says so")
@@ -597,7 +600,7 @@ class Report:
         return "\n".join(lines)
 
     def exit_status(self, partial: bool = False) -> int:
-        """0 when every chapter is complete (degraded ones allowed with ``partial``); 1 on a failure, else 3."""
+        """0 when every chapter is complete (degraded ones too with ``partial``); 1 on a failure, else 3."""
         if self.count("failed"):
             return 1
         return 3 if self.count("degraded") and not partial else 0

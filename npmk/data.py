@@ -23,7 +23,8 @@ from typing import Callable, TypeVar
 
 import pooch
 
-__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "note_missing", "load_or_note_missing", "keys", "url", "cache_dir"]
+__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "note_missing", "load_or_note_missing", "keys",
+           "url", "cache_dir"]
 
 T = TypeVar("T")
 

@@ -23,7 +23,7 @@ NOT_COMPUTED = "*not computed in this run*"
 #: what a reference into a chapter that is not part of this build shows instead
 NOT_RUN = "*not run in this profile*"
 #: a MyST glue role: optional ``path.ipynb::``, the key, an optional format spec
-GLUE_REF = re.compile(r"\{glue(?::(?:text|md|any))?\}`(?:([^`:]+\.ipynb)::)?([A-Za-z0-9_]+)(?::[^`]*)?`")
+GLUE_REF = re.compile(r"\{glue(?::(?:text|md|any))?\}`(?:([^`:]+\.ipynb)::)?([A-Za-z0-9_.]+)(?::[^`]*)?`")
 #: metadata key of a note added by the pipeline (so that it can be found and removed again)
 STALE_TAG = "npmk-stale-note"
 #: output metadata that npmk.data.load_or_note_missing attaches to its note

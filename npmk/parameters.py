@@ -82,7 +82,7 @@ def declared_parameters(nb) -> dict[str, Declared]:
 
 
 def parse_overrides(pairs: list[list[str]] | None) -> dict[str, str]:
-    """``[["key", "value"], ...]`` from ``-p key value`` into {key: raw text}; :func:`conform` reads the text."""
+    """``[["key", "value"], ...]`` from ``-p key value`` into {key: text}; :func:`conform` reads the text."""
     out = {}
     for key, value in pairs or []:
         if not key.isidentifier():
@@ -92,8 +92,8 @@ def parse_overrides(pairs: list[list[str]] | None) -> dict[str, str]:
 
 
 def _read_text(name: str, text: str, want: tuple[type, ...]):
-    """A command-line value: YAML (``1e6`` read as a number) where that fits the parameter, else the text itself
-    where a str is wanted (``-p label 123``), else the YAML value (which then fails the type check)."""
+    """A command-line value: YAML (``1e6`` read as a number) where that fits the parameter, else the
+    text itself where a str is wanted (``-p label 123``), else the YAML value (to fail the type check)."""
     try:
         parsed = _number(yaml.safe_load(text))
     except yaml.YAMLError as exc:
@@ -120,7 +120,7 @@ def _number(value):
 
 
 def _expected(decl: Declared, profile_value=None, has_profile: bool = False) -> tuple[type, ...]:
-    """Types a value may have: the annotation's, else the default's (and the profile's where the default is None)."""
+    """Types a value may have: the annotation's, else the default's (the profile's too where that is None)."""
     if decl.types:
         return decl.types
     if decl.default is None:
@@ -187,7 +187,8 @@ def conform(chapter: str, decl: Declared, value, *, from_text: bool = False,
             + f" ({what})") from None
 
 
-def conform_all(chapter: str, declared: dict[str, Declared], profile: dict, overrides: dict[str, str]) -> dict:
+def conform_all(chapter: str, declared: dict[str, Declared], profile: dict,
+                overrides: dict[str, str]) -> dict:
     """The parameters a chapter runs with: ``profile`` values, then command-line ``overrides``, each checked.
 
     Raises ValueError for a name the parameters cell does not declare and

@@ -114,7 +114,8 @@ def _stdout(nb_path: Path) -> str:
 
 
 def _markdown(nb_path: Path) -> str:
-    return "\n".join(c.source for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == "markdown")
+    cells = nbformat.read(nb_path, as_version=4).cells
+    return "\n".join(c.source for c in cells if c.cell_type == "markdown")
 
 
 def _staged_chapters(layout: book.Layout) -> list[str]:
@@ -199,7 +200,8 @@ def test_profile_values_are_typed_too_and_set_the_type_of_a_none_default():
     assert parameters.conform_all("chap", DECLARED, {}, {"nets": "[a, b]"}) == {"nets": ["a", "b"]}
     assert parameters.conform_all("chap", DECLARED, {}, {"nets": "1e6"}) == {"nets": "1e6"}
     # the default None leaves subsample open; the profile's int makes it an int (or None)
-    assert parameters.conform_all("chap", DECLARED, {"subsample": 200}, {"subsample": "1e3"}) == {"subsample": 1000}
+    got = parameters.conform_all("chap", DECLARED, {"subsample": 200}, {"subsample": "1e3"})
+    assert got == {"subsample": 1000}
     with pytest.raises(ParameterTypeError, match=r"subsample = 'all' is a str, expected None or int"):
         parameters.conform_all("chap", DECLARED, {"subsample": 200}, {"subsample": "all"})
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) y; its parameters cell declares"):
@@ -221,9 +223,9 @@ def test_annotations_in_the_parameters_cell_state_the_type():
 
 def test_a_bad_parameter_stops_everything_before_any_chapter_runs(tmp_path):
     root = _project(tmp_path / "p", {"good": GOOD, "flaky": FLAKY}, {"flaky": {"smoke": {"d": "zero"}}})
-    with pytest.raises(ParameterTypeError, match=r"chapter 'flaky': parameter d = 'zero' is a str, expected int"):
+    with pytest.raises(ParameterTypeError, match=r"'flaky': parameter d = 'zero' is a str, expected int"):
         book.build("smoke", html=False, root=root)
-    with pytest.raises(ParameterTypeError, match=r"chapter 'good': parameter x = 'abc' is a str, expected int"):
+    with pytest.raises(ParameterTypeError, match=r"'good': parameter x = 'abc' is a str, expected int"):
         book.rerun("good", {"x": "abc"}, "default", html=False, root=root)
     assert not (root / "_build" / "smoke" / "src" / "notebooks" / "executed" / "good.ipynb").exists()
     assert not (root / "_build" / "default").exists()
@@ -343,7 +345,8 @@ def test_without_data_the_chapter_is_degraded_and_the_exit_status_says_so(tmp_pa
     nb = nbformat.read(layout.result("needs"), as_version=4)
     first, second = [o["data"]["text/markdown"] for c in nb.cells for o in c.get("outputs", [])
                      if "npmk" in o.get("metadata", {})]
-    assert first.startswith("**Not available in this build:**") and "NPMK_MIRROR" in first.split("<details>")[0]
+    assert first.startswith("**Not available in this build:**")
+    assert "NPMK_MIRROR" in first.split("<details>")[0]
     assert "<summary>What failed</summary>" in first
     assert second.startswith("**Also not available:**") and len(second.split("<details>")[0]) < 200
     # no sentence with a hole: the unglued value is marked in the prose
@@ -356,14 +359,15 @@ def test_without_data_the_chapter_is_degraded_and_the_exit_status_says_so(tmp_pa
 
 
 def test_fill_holes_and_cross_refs_mark_values_a_build_lacks(tmp_path):
+    PREFIX = "application/papermill.record/"  # where glue(..., display=False) puts the value
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("r is {glue:text}`rho:.2f` (GQA: {glue:text}`gqa`); "
                                       "k {glue:text}`k0:.4f`; {glue:text}`../x.ipynb::y:s`"),
-        nbformat.v4.new_code_cell("", outputs=[nbformat.v4.new_output(
-            "display_data", data={"text/plain": "1.2"}, metadata={"scrapbook": {"name": "k0"}}),
-            nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "nan"},
-                                   metadata={"scrapbook": {"name": "rho",
-                                                           "mime_prefix": "application/papermill.record/"}})])])
+        nbformat.v4.new_code_cell("", outputs=[
+            nbformat.v4.new_output("display_data", data={"text/plain": "1.2"},
+                                   metadata={"scrapbook": {"name": "k0"}}),
+            nbformat.v4.new_output("display_data", data={f"{PREFIX}text/plain": "nan"},
+                                   metadata={"scrapbook": {"name": "rho", "mime_prefix": PREFIX}})])])
     assert pages.fill_holes(nb) == ["rho", "gqa"]  # rho was glued, but as NaN
     assert nb.cells[0].source == (f"r is {pages.NOT_COMPUTED} (GQA: {pages.NOT_COMPUTED}); "
                                   "k {glue:text}`k0:.4f`; {glue:text}`../x.ipynb::y:s`")

@@ -8,7 +8,6 @@ import pytest
 
 from npmk import dynamics_data as dd
 
-
 pytestmark = pytest.mark.usefixtures("needs_data")  # every test reads the shipped files
 
 
