@@ -48,7 +48,7 @@ The book machinery
     style         one figure style
     parameters    a chapter's parameters: declared defaults and types, command-line values
     chapter_cache what an executed chapter was computed from, so an unchanged one is reused
-    pages         what a page says about its own state: values not computed, older results
+    page_state    what a page says about its own state: values not computed, older results
     book          executing the chapters and building the HTML (``npmk book``, ``npmk run``)
     cli           the ``npmk`` command
 Shared by every layer

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import yaml
 
-from npmk import chapter_cache, pages
+from npmk import chapter_cache, page_state
 from npmk._files import write_atomic
 from npmk.parameters import conform_all, declared_parameters, parse_overrides
 
@@ -326,7 +326,7 @@ def _keep_last_good(chapter: Chapter, layout: Layout, err: ChapterFailed) -> str
                f"output is `failed/{chapter.name}.failed.ipynb` in the build tree.")
 
     def mark(nb) -> bool:
-        pages.mark_stale(nb, message)
+        page_state.mark_stale(nb, message)
         return True
 
     _rewrite(out, mark)
@@ -352,7 +352,7 @@ def execute_chapter(chapter: Chapter, layout: Layout, *, force: bool = True) -> 
     out, manifest_path = layout.result(name), layout.manifest(name)
     manifest = chapter_cache.read(manifest_path)
     if not force and chapter_cache.is_fresh(manifest, chapter.key, out):
-        _rewrite(out, pages.unmark_stale)  # a failed attempt with other inputs no longer concerns this page
+        _rewrite(out, page_state.unmark_stale)  # a failed attempt with other inputs no longer concerns this page
         return ChapterRun(name, "complete", reused=True)
 
     failed = layout.failed / f"{name}.failed.ipynb"
@@ -383,8 +383,8 @@ def execute_chapter(chapter: Chapter, layout: Layout, *, force: bool = True) -> 
     seconds = time.perf_counter() - t0
     tmp.unlink(missing_ok=True)
     _show_parameters(executed, _how(layout.profile, chapter.overrides), chapter.parameters)
-    holes = pages.fill_holes(executed)
-    missing = pages.missing_data(executed)
+    holes = page_state.fill_holes(executed)
+    missing = page_state.missing_data(executed)
     _atomic_write_notebook(executed, out)
     chapter_cache.write(chapter_cache.Manifest(
         chapter=name, profile=layout.profile, parameters=chapter.inputs["parameters"],
@@ -399,7 +399,7 @@ def _placeholder(name: str, layout: Layout, run: ChapterRun | None) -> str:
     """The stand-in page of a chapter with a source but no result in this build tree."""
     import jupytext
 
-    heading = pages.title(jupytext.read(layout.source(name), fmt="py:percent"), name)
+    heading = page_state.title(jupytext.read(layout.source(name), fmt="py:percent"), name)
     again = f"`npmk run {name} --profile {layout.profile}`"
     if run is not None and run.error is not None:
         why = (f"Its run failed in cell {run.error.cell_index} ({run.error.where}) with "
@@ -411,7 +411,7 @@ def _placeholder(name: str, layout: Layout, run: ChapterRun | None) -> str:
     else:
         why = (f"It has not run in this build tree yet; {again} (or `npmk book --profile {layout.profile}`) "
                "builds it.")
-    return pages.placeholder(heading, f"This chapter has no result in the `{layout.profile}` book. {why}")
+    return page_state.placeholder(heading, f"This chapter has no result in the `{layout.profile}` book. {why}")
 
 
 def _stage(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None = None) -> None:
@@ -422,7 +422,7 @@ def _stage(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None 
     whole. Book pages are written afresh (a new mtime) on every build, so
     that Sphinx re-reads them and the values they quote from chapters are the
     current ones; a quoted value that this build lacks is marked, not left
-    blank (:func:`npmk.pages.fill_cross_refs`).
+    blank (:func:`npmk.page_state.fill_cross_refs`).
     """
     layout.src.mkdir(parents=True, exist_ok=True)
     for item in BOOK_FILES:
@@ -460,7 +460,7 @@ def _stage(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None 
     _generate_pages(layout)
     for page in (layout.src / "book").rglob("*.md"):
         text = page.read_text()
-        filled = pages.fill_cross_refs(
+        filled = page_state.fill_cross_refs(
             text, page.parent,
             lambda p: keys.get(p.stem) if p.parent == layout.executed.resolve() else None)
         if filled != text:
@@ -497,7 +497,7 @@ def _generate_pages(layout: Layout) -> None:
 def _glued_keys(path: Path) -> set[str]:
     import nbformat
 
-    return pages.glued_keys(nbformat.read(path, as_version=4))
+    return page_state.glued_keys(nbformat.read(path, as_version=4))
 
 
 def build_html(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None = None) -> Path:

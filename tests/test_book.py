@@ -15,7 +15,7 @@ import nbformat
 import pytest
 import yaml
 
-from npmk import book, chapter_cache, data, pages, parameters
+from npmk import book, chapter_cache, data, page_state, parameters
 from npmk.parameters import Declared, ParameterTypeError
 
 HEADER = """\
@@ -350,7 +350,7 @@ def test_without_data_the_chapter_is_degraded_and_the_exit_status_says_so(tmp_pa
     assert "<summary>What failed</summary>" in first
     assert second.startswith("**Also not available:**") and len(second.split("<details>")[0]) < 200
     # no sentence with a hole: the unglued value is marked in the prose
-    assert f"The table has {pages.NOT_COMPUTED} lines" in _markdown(layout.result("needs"))
+    assert f"The table has {page_state.NOT_COMPUTED} lines" in _markdown(layout.result("needs"))
     assert chapter_cache.read(layout.manifest("needs")).missing_data == [DATA_KEY, data.keys("pythia/")[0]]
     # a partial book was asked for: exit 0; the degraded chapter is never reused from the cache
     assert book.cli(["book", "--profile", "smoke", "--no-html", "--partial"]) == 0
@@ -368,17 +368,17 @@ def test_fill_holes_and_cross_refs_mark_values_a_build_lacks(tmp_path):
                                    metadata={"scrapbook": {"name": "k0"}}),
             nbformat.v4.new_output("display_data", data={f"{PREFIX}text/plain": "nan"},
                                    metadata={"scrapbook": {"name": "rho", "mime_prefix": PREFIX}})])])
-    assert pages.fill_holes(nb) == ["rho", "gqa"]  # rho was glued, but as NaN
-    assert nb.cells[0].source == (f"r is {pages.NOT_COMPUTED} (GQA: {pages.NOT_COMPUTED}); "
+    assert page_state.fill_holes(nb) == ["rho", "gqa"]  # rho was glued, but as NaN
+    assert nb.cells[0].source == (f"r is {page_state.NOT_COMPUTED} (GQA: {page_state.NOT_COMPUTED}); "
                                   "k {glue:text}`k0:.4f`; {glue:text}`../x.ipynb::y:s`")
     executed = tmp_path / "notebooks" / "executed"
     text = ("| a | {glue:text}`../notebooks/executed/ran.ipynb::k0:.4f` |\n"
             "| b | {glue:text}`../notebooks/executed/ran.ipynb::gone:s` |\n"
             "| c | {glue:text}`../notebooks/executed/absent.ipynb::k0:.4f` |\n")
     keys = {executed / "ran.ipynb": {"k0"}}
-    got = pages.fill_cross_refs(text, tmp_path / "book", lambda p: keys.get(p))
+    got = page_state.fill_cross_refs(text, tmp_path / "book", lambda p: keys.get(p))
     assert got.splitlines() == ["| a | {glue:text}`../notebooks/executed/ran.ipynb::k0:.4f` |",
-                                f"| b | {pages.NOT_COMPUTED} |", f"| c | {pages.NOT_RUN} |"]
+                                f"| b | {page_state.NOT_COMPUTED} |", f"| c | {page_state.NOT_RUN} |"]
 
 
 def test_the_smoke_book_is_complete_when_the_data_can_be_had(repo_root, needs_data):
