@@ -352,7 +352,8 @@ def execute_chapter(chapter: Chapter, layout: Layout, *, force: bool = True) -> 
     out, manifest_path = layout.result(name), layout.manifest(name)
     manifest = chapter_cache.read(manifest_path)
     if not force and chapter_cache.is_fresh(manifest, chapter.key, out):
-        _rewrite(out, page_state.unmark_stale)  # a failed attempt with other inputs no longer concerns this page
+        # a failed attempt with other inputs no longer concerns this page
+        _rewrite(out, page_state.unmark_stale)
         return ChapterRun(name, "complete", reused=True)
 
     failed = layout.failed / f"{name}.failed.ipynb"
@@ -411,7 +412,8 @@ def _placeholder(name: str, layout: Layout, run: ChapterRun | None) -> str:
     else:
         why = (f"It has not run in this build tree yet; {again} (or `npmk book --profile {layout.profile}`) "
                "builds it.")
-    return page_state.placeholder(heading, f"This chapter has no result in the `{layout.profile}` book. {why}")
+    return page_state.placeholder(heading, f"This chapter has no result in the `{layout.profile}` book. "
+                                           f"{why}")
 
 
 def _stage(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None = None) -> None:
