@@ -30,7 +30,7 @@
 # updated by one grid entry; 500 steps and a snapshot every 25 to resolve the jump at a tenth of its step
 base = {"preset": "copying", "arch": "pythia", "seed": 0, "steps": 500, "snap_every": 25}
 grid = [
-    {"seed": 0}, {"seed": 1}, {"seed": 2}, {"arch": "llama"}, {"wd": 0.5}, {"lr": 1.5e-3, "steps": 600},
+    {"seed": 0}, {"seed": 1}, {"seed": 2}, {"seed": 3}, {"arch": "llama"}, {"wd": 0.5}, {"lr": 1.5e-3, "steps": 600},
     {"batch": 64, "steps": 350, "warmup": 50}, {"batch": 64, "steps": 350, "warmup": 50, "seed": 1},
     {"batch": 16, "steps": 800}, {"batch": 16, "steps": 800, "seed": 1}, {"batch": 16, "steps": 800, "lr": 2e-3},
     {"repeat_frac": 0.9}, {"repeat_frac": 0.5},
