@@ -30,10 +30,10 @@
 # updated by one grid entry; 500 steps and a snapshot every 25 to resolve the jump at a tenth of its step
 base = {"preset": "copying", "arch": "pythia", "seed": 0, "steps": 500, "snap_every": 25}
 grid = [
-    {"seed": 0}, {"seed": 1}, {"seed": 2}, {"seed": 3}, {"arch": "llama"}, {"wd": 0.5}, {"lr": 1.5e-3, "steps": 600},
-    {"batch": 64, "steps": 350, "warmup": 50}, {"batch": 64, "steps": 350, "warmup": 50, "seed": 1},
+    {"seed": 0}, {"seed": 1}, {"seed": 2}, {"seed": 3}, {"arch": "llama"}, {"wd": 0.5},
+    {"lr": 1.5e-3, "steps": 600}, {"lr": 2e-3, "steps": 400}, {"batch": 64, "steps": 350, "warmup": 50},
     {"batch": 16, "steps": 800}, {"batch": 16, "steps": 800, "seed": 1}, {"batch": 16, "steps": 800, "lr": 2e-3},
-    {"repeat_frac": 0.9}, {"repeat_frac": 0.5},
+    {"repeat_frac": 0.9},
 ]
 copy_level = 0.5  # copying accuracy at which copying counts as emerged (chance: 1/64; the answer quotes 0.5)
 alpha = 0.05  # family-wise error of the verdicts (Bonferroni over the candidates)
@@ -51,13 +51,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import display
 from myst_nb import glue
 
 import npmk.style
 from npmk import ledger
 from npmk.emergence import change_point, emergence, smooth
-from npmk.prediction import loo_median, loo_offset, prediction_table
+from npmk.prediction import prediction_table
 from npmk.runconfig import RunConfig
 from npmk.runstats import run_statistics
 
