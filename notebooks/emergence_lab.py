@@ -156,7 +156,8 @@ plt.show()
 shown = runs[["run", "arch", "batch", "lr", "wd", "repeat_frac", "seed", "steps", "final_copy_acc",
               "emergence_step"]].copy()
 shown["emergence_step"] = [f"{s:,.0f}" if e else "never" for s, e in zip(runs.emergence_step, runs.emerged)]
-glue("tab-lab-grid", shown.round(3).style.hide(axis="index"), display=False)
+glue("tab-lab-grid", shown.style.hide(axis="index").format(
+    {"lr": "{:g}", "wd": "{:g}", "repeat_frac": "{:g}", "final_copy_acc": "{:.2f}"}), display=False)
 
 # %% [markdown]
 # ```{glue:figure} tab-lab-grid
@@ -256,7 +257,7 @@ cols = {"candidate": "candidate", "mae": "error", "mae_loss": "error, loss basel
         "d_median_hi": "Δ vs median, upper", "p_median": "p vs median", "lead": "lead",
         "lead_lo": "lead, lower", "lead_hi": "lead, upper", "edge": "change points at an edge",
         "predicts": "predicts"}
-glue("tab-lab-prediction", table[list(cols)].rename(columns=cols).round(3).style.hide(axis="index"),
+glue("tab-lab-prediction", table[list(cols)].rename(columns=cols).style.hide(axis="index").format(precision=3),
      display=False)
 
 # %% [markdown]
