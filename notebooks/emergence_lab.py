@@ -23,7 +23,7 @@
 # grid of small runs on the copying task (windows of random ids from a 64-token
 # alphabet, tiled with a random period; {mod}`npmk.runconfig`, preset "copying") whose
 # seeds, learning rate, weight decay, batch size and share of copying windows
-# among natural-text windows move the jump by a factor of several in steps.
+# among natural-text windows move the jump (by how much: {numref}`tab-lab-grid`).
 
 # %% tags=["parameters"]
 # the runs: each the run spec `base` (preset "copying": the small model on copying windows, npmk.runconfig)
