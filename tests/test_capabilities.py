@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from npmk import data
-from npmk.capabilities import COLUMNS, pythia_eval_keys, pythia_evals, run_probes
+from npmk.capabilities import COLUMNS, pythia_eval_keys, pythia_evals
 
 
 def test_pythia_70m_curves_from_the_registry(needs_data):
@@ -33,15 +33,3 @@ def test_missing_file_raises_missing_data(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "url", lambda key: "https://invalid.invalid/" + key)
     with pytest.raises(data.MissingDataError, match="70m_step"):
         pythia_evals(["70m"])
-
-
-def test_run_probes_tidy():
-    probes = pd.DataFrame({"step": [0, 10, 20], "val_loss": [5.0, 4.0, 3.5],
-                           "copy_acc": [0.0, 0.1, 0.9], "copy_loss": [4.0, 3.0, 0.5]})
-    df = run_probes(probes, "tiny-s0")
-    assert list(df.columns) == COLUMNS and len(df) == 9
-    acc = df[(df.task == "in_context_copy") & (df.metric == "acc")]
-    assert list(acc["value"]) == [0.0, 0.1, 0.9]
-    assert df["stderr"].isna().all()
-    with pytest.raises(KeyError, match="copy_acc"):
-        run_probes(probes.drop(columns="copy_acc"), "x")
