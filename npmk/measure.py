@@ -179,6 +179,16 @@ def measure(
     stores it.  For a file source the alias is known from the config
     (``tie_word_embeddings: true`` on a causal LM whose files hold no
     ``lm_head.weight``).
+
+    Examples
+    --------
+    A randomly initialised Pythia-style model sits on the half-normal anchor:
+
+    >>> from npmk import measure, zoo
+    >>> model = zoo.build("gpt_neox", size="tiny", seed=0)
+    >>> row = measure(model, progress=False).iloc[0]
+    >>> row["family"], bool(abs(row["k"] - 1.2054) < 0.02)
+    ('gpt_neox', True)
     """
     if by not in BY:
         raise ValueError(f"by must be one of {BY}, got {by!r}")
@@ -355,7 +365,9 @@ def cli(argv: list[str]) -> int:
         print(df.to_csv(index=False), end="")
     else:
         cols = ["name", "kind", "cls", "k", "lam", "r2", "n", "rms", "max_abs", "q90_q10", "q99_q50"]
-        if args.by == "pooled":
+        if args.by == "kind":  # a kind's row is named by its kind: one column says it
+            cols.remove("name")
+        elif args.by == "pooled":
             cols = ["name", "k", "lam", "r2", "ks", "n", "rms", "max_abs", "q90_q10", "q99_q50", "method"]
         if df["quantized"].notna().any():
             cols.append("quantized")
