@@ -267,16 +267,16 @@ plt.show()
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Selection-class (Q/K) budget of the own runs in RMS units. Left: −A (solid), I (dotted) and −D (dashed) as changes of the class RMS per step. Right: the class RMS.", "name": "fig-forces-selection"}}
 sel = []
-for spec, run in own.items():
+for run in own.values():
     f = class_forces(run, "Selection")
     n_sel = round(float((f["w2"] / f["rms"] ** 2).median()))
     sel.append(dy.with_shares(dy.rms_units(f, n_sel)))
 sel = pd.concat(sel, ignore_index=True)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 for spec, part in sel.groupby("run", sort=False):
-    l, = axes[0].plot(part["step"], -part["align"], label=f"{spec} −A")
-    axes[0].plot(part["step"], part["inject"], color=l.get_color(), ls=":", label=f"{spec} I")
-    axes[0].plot(part["step"], -part["decay"], color=l.get_color(), ls="--", label=f"{spec} −D")
+    (line,) = axes[0].plot(part["step"], -part["align"], label=f"{spec} −A")
+    axes[0].plot(part["step"], part["inject"], color=line.get_color(), ls=":", label=f"{spec} I")
+    axes[0].plot(part["step"], -part["decay"], color=line.get_color(), ls="--", label=f"{spec} −D")
     axes[1].plot(part["step"], part["rms"], label=spec)
 axes[0].axhline(0, color="k", lw=0.6)
 axes[0].set_xlabel("optimizer step")

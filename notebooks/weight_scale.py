@@ -342,14 +342,14 @@ cfg0 = next(iter(own.values()))[0].config.resolved()
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The book's own runs. Left: median k of the Transmission matrices per snapshot, against the half-normal anchor. Right: measured RMS/λ (median over matrices, solid) against the Weibull value √Γ(1+2/k) (dashed).", "name": "fig-ws-klock-own"}}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 rows = []
-for spec, (run, per_tensor, pooled) in own.items():
+for spec, (_, per_tensor, _) in own.items():
     trans = per_tensor[per_tensor["cls"] == "Transmission"]
     k_med = trans.groupby("step")["k"].median()
     axes[0].plot(k_med.index, k_med.to_numpy(), marker="o", ms=3, label=spec)
     gap = dy.bridge_gap(trans["k"], trans["lam"], trans["rms"]).assign(step=trans["step"].to_numpy())
     g = gap.groupby("step")[["measured", "gamma"]].median()
-    l, = axes[1].plot(g.index, g["measured"], marker="o", ms=3, label=f"{spec} measured RMS/λ")
-    axes[1].plot(g.index, g["gamma"], ls="--", color=l.get_color(), label=f"{spec} √Γ(1+2/k)")
+    (line,) = axes[1].plot(g.index, g["measured"], marker="o", ms=3, label=f"{spec} measured RMS/λ")
+    axes[1].plot(g.index, g["gamma"], ls="--", color=line.get_color(), label=f"{spec} √Γ(1+2/k)")
     last = trans["step"].max()
     rows.append({"run": spec, "k_lock": dy.k_lock(trans), "k_min": k_med.min(), "k_max": k_med.max(),
                  "measured": g.loc[last, "measured"], "gamma": g.loc[last, "gamma"]})
@@ -389,7 +389,7 @@ glue_num("own_bridge_gamma", klock_own["gamma"].median())
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Closed loop on the book's own runs with the paper's procedure: pooled Transmission λ of the snapshots (points), closed-loop λ (line) and observed RMS times the bridge factor (dotted).", "name": "fig-ws-closed-loop-own"}}
 loop_rows = []
 fig, axes = plt.subplots(1, len(own), figsize=(4.3 * len(own), 4), squeeze=False)
-for ax, (spec, (run, per_tensor, pooled)) in zip(axes[0], own.items()):
+for ax, (spec, (run, _, pooled)) in zip(axes[0], own.items()):
     f = run.forces
     f = f[f["group"] == "class:Transmission"]
     n = int(pooled["n"].iloc[0])
