@@ -231,6 +231,7 @@ def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
 
 
 def _rows(task: Task) -> pd.DataFrame:
+    # Imported here, on the worker: the client (npmk sweep) never needs torch.
     from npmk import skeleton
     from npmk.checkpoints import open_checkpoint
     from npmk.measure import measure
@@ -421,7 +422,7 @@ def cli(argv: list[str]) -> int:
         "  npmk sweep --spec sweep.yaml --out DIR --scheduler tcp://10.0.0.1:8786\n"
         "  npmk sweep models/a models/b --out DIR --workers 2\n\n"
         "Exit status: 0 when every task succeeded, 1 when some failed (their rows carry the error),\n"
-        "2 for a bad command line or spec.",
+        "2 for a bad command line or spec, or a scheduler that cannot be reached.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", nargs="*", help="Hub ids or local checkpoint paths (or give --spec)")
@@ -456,7 +457,11 @@ def cli(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"npmk sweep: error: {exc}", file=sys.stderr)
         return 2
-    result = sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+    try:
+        result = sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+    except (OSError, TimeoutError) as exc:  # no scheduler at that address, or --out not writable
+        print(f"npmk sweep: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     rate = result.bytes / result.seconds / 2**20 if result.seconds else math.nan
     print(f"npmk sweep: {result.tasks} tasks: {result.skipped} already done, {result.ran} run, "
           f"{len(result.failed)} failed; {result.bytes / 2**30:.2f} GiB read in {result.seconds:.1f} s "
