@@ -145,7 +145,7 @@ def test_a_killed_client_resumes_and_the_cli_exit_status(client, spec, serial, h
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "npmk", "sweep", *MODELS, "--revisions", *REVISIONS, MISSING,
            "--by", "pooled", "kind", "--out", str(out), "--no-progress"]
-    kill_after = random.Random(7).randint(2, 10)
+    kill_after = random.Random(7).randint(2, 8)
     proc = subprocess.Popen([*cmd, "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     _wait_for_files(out, kill_after, proc)
