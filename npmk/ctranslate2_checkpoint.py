@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npmk.checkpoints import Checkpoint, SourceError, TensorInfo
+from npmk.tensorfile import Checkpoint, SourceError, TensorInfo
 
 __all__ = ["open_ctranslate2", "DTYPES", "FUSED"]
 

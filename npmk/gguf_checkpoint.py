@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from npmk.checkpoints import CHUNK_ELEMS, Checkpoint, SourceError, TensorInfo, _pread_exact
+from npmk.tensorfile import CHUNK_ELEMS, Checkpoint, SourceError, TensorInfo, pread_exact
 
 __all__ = ["open_gguf", "GGUFCheckpoint"]
 
@@ -91,7 +91,7 @@ class GGUFCheckpoint(Checkpoint):
             fd = fh.fileno()
             for start in range(0, rows, per_chunk):
                 n = min(per_chunk, rows - start)
-                _pread_exact(fd, raw[: n * row_bytes], info.offset + start * row_bytes, info)
+                pread_exact(fd, raw[: n * row_bytes], info.offset + start * row_bytes, info)
                 values = dequantize(raw[: n * row_bytes].reshape(n, row_bytes), qtype)
                 yield torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32).reshape(-1))
 

@@ -21,6 +21,7 @@ Columns of the result (one row per population):
     trim, method, dtype, n_tensors, family, source, subsample, seed
     quantized the storage types of quantized members (e.g. "Q4_K,Q6_K"), whose values
               were dequantized to float32 (``dtype``) before counting; None if none
+    error     why the fit was refused (only with a sequence of trims), else None
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import json
 import math
 import sys
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -55,7 +57,7 @@ _AHEAD = 2
 COLUMNS = [
     "name", "kind", "cls", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
     "q10", "q50", "q90", "q99", "q90_q10", "q99_q50", "trim", "method", "dtype",
-    "n_tensors", "family", "source", "subsample", "seed", "quantized",
+    "n_tensors", "family", "source", "subsample", "seed", "quantized", "error",
 ]
 
 
@@ -148,7 +150,7 @@ def measure(
     source,
     *,
     revision: str | None = None,
-    trim: float = 0.8,
+    trim: float | Sequence[float] = 0.8,
     by: str = "pooled",
     family: str | None = None,
     subsample: int | None = None,
@@ -160,7 +162,10 @@ def measure(
 
     source: Hub id (with ``revision``), local directory, .safetensors file(s),
     .bin, GGUF file, CTranslate2 model.bin, ``real:NAME`` (:mod:`npmk.realnets`),
-    nn.Module or state dict. trim: body fraction (0.8 = middle 80%).
+    nn.Module or state dict. trim: body fraction (0.8 = middle 80%); a sequence of
+    fractions gives one block of rows per trim, in that order, from one reading; then
+    a fit the engine refuses (e.g. exact zeros inside a 100% body) is a row with NaN
+    fit columns and the reason in ``error`` rather than an exception.
     by: "pooled" (one row), "kind" (one row per component kind) or "tensor".
     family: skeleton rule table (transformers model_type) when the source has
     no config or an unrecognised one. subsample: draw this many magnitudes
@@ -181,7 +186,9 @@ def measure(
         raise ValueError(f"tied must be one of {TIED}, got {tied!r}")
     if subsample is not None and (int(subsample) != subsample or subsample < 1):
         raise ValueError(f"subsample must be a positive integer, got {subsample!r}")
-    body_bounds(trim)  # a bad trim fails now, not after reading the whole checkpoint
+    trims = [trim] if isinstance(trim, (int, float)) else list(trim)
+    for t in trims:
+        body_bounds(t)  # a bad trim fails now, not after reading the whole checkpoint
     ckpt = open_checkpoint(source, revision)
     fam = _resolve_family(ckpt, family)
     pops = _populations(ckpt, fam, by, tied)
@@ -214,7 +221,8 @@ def measure(
         _count_all(order, owner, task, threads, progress)
     finally:
         torch.set_num_threads(threads)
-    rows = [_row(pop, trim, fam, ckpt.label, subsample, seed) for pop in pops]
+    rows = [_row(pop, t, fam, ckpt.label, subsample, seed, keep_going=not isinstance(trim, (int, float)))
+            for t in trims for pop in pops]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -251,21 +259,29 @@ def _pool_done(running: dict, owner, bar) -> None:
         bar.update(info.numel)
 
 
-def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | None, seed: int) -> dict:
+def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | None, seed: int,
+         keep_going: bool = False) -> dict:
     vc = pop.counts
-    f = vc.fit(trim, name=pop.name)
+    try:
+        f = vc.fit(trim, name=pop.name)
+        fitted, error = {"k": f.k, "lam": f.lam, "r2": f.r2, "ks": f.ks, "n": f.n, "n_body": f.n_body}, None
+    except FitError as exc:
+        if not keep_going:
+            raise
+        fitted = {"k": math.nan, "lam": math.nan, "r2": math.nan, "ks": math.nan, "n": vc.n, "n_body": 0}
+        error = str(exc)
     q10, q50, q90, q99 = vc.quantiles(_QUANTILES)
     return {
-        "name": pop.name, "kind": pop.kind, "cls": pop.cls,
-        "k": f.k, "lam": f.lam, "r2": f.r2, "ks": f.ks, "n": f.n, "n_body": f.n_body,
+        "name": pop.name, "kind": pop.kind, "cls": pop.cls, **fitted,
         "rms": vc.rms(), "max_abs": vc.max_abs(),
         "q10": q10, "q50": q50, "q90": q90, "q99": q99,
         "q90_q10": q90 / q10 if q10 > 0 else math.inf, "q99_q50": q99 / q50 if q50 > 0 else math.inf,
-        "trim": f.trim, "method": f.method, "dtype": ",".join(vc.dtypes), "n_tensors": len(pop.members),
+        "trim": trim, "method": vc.method, "dtype": ",".join(vc.dtypes), "n_tensors": len(pop.members),
         "family": fam, "source": label,
         "subsample": subsample if pop.sample_idx is not None else None,
         "seed": seed if pop.sample_idx is not None else None,
         "quantized": ",".join(sorted({i.quant for i in pop.members if i.quant})) or None,
+        "error": error,
     }
 
 

@@ -107,8 +107,12 @@ def test_measure_rows_say_quantized_and_match_the_float_fit(tmp_path, values):
     by_kind = measure(path, by="kind", progress=False).set_index("name")
     assert by_kind.loc["up", "quantized"] == "Q4_1" and by_kind.loc["down", "quantized"] == "Q8_0"
     assert by_kind.loc["embed", "family"] == "gguf:llama"
-    assert set(by_kind.index) == {"embed", "q", "k", "up", "down"}  # the norm is excluded
-    pooled = measure(path, progress=False).iloc[0]
+    # the norm is excluded; with no output.weight the head is token_embd, listed again as a state dict does
+    assert set(by_kind.index) == {"embed", "q", "k", "up", "down", "head"}
+    assert by_kind.loc["head", "k"] == by_kind.loc["embed", "k"]
+    once = measure(path, by="kind", tied="once", progress=False)
+    assert "head" not in set(once["name"])
+    pooled = measure(path, tied="once", progress=False).iloc[0]
     assert pooled["quantized"] == "Q4_1,Q8_0"
     # the pooled fit equals the fit of the dequantized values as an in-memory state dict
     ckpt = open_checkpoint(path)
