@@ -69,7 +69,7 @@ SCHEMA = pa.schema([
     ("q10", pa.float64()), ("q50", pa.float64()), ("q90", pa.float64()), ("q99", pa.float64()),
     ("q90_q10", pa.float64()), ("q99_q50", pa.float64()),
     ("trim", pa.float64()), ("method", pa.string()), ("dtype", pa.string()), ("n_tensors", pa.int64()),
-    ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()),
+    ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()), ("quantized", pa.string()),
     *((s, pa.float64()) for s in _STATS),
     ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
 ])
