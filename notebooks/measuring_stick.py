@@ -45,7 +45,6 @@ tied_zoo_size = "small"  # npmk.zoo size of the tied-head example
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk

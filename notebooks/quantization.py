@@ -32,7 +32,7 @@ real = ["all-MiniLM-L6-v2", "all-mpnet-base-v2", "whisper-base"]  # full-precisi
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]  # lab run specs
 lms = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]  # 4-bit GGUF LMs of npmk.realnets, read with the bias band
 types = ["F16", "BF16", "Q8_0", "Q6_K", "Q5_1", "Q5_0", "Q4_1", "Q4_K", "Q4_0", "MXFP4"]  # GGUF types
-n_values = 524288  # values quantized per network (chunks of 256 drawn uniformly); None: all
+n_values = 262144  # values quantized per network (chunks of 256, stratified by tensor); None: all
 groups = 8  # disjoint chunk groups for the standard errors
 trim = 0.8
 seed = 42
@@ -51,9 +51,9 @@ from npmk import ledger, realnets
 from npmk.ledger import number_or_dash
 from npmk.measure import measure
 from npmk.quant_shift import (
+    band_verdict,
     bias_bands,
     corrected_interval,
-    band_verdict,
     resolution,
     sample_chunks,
     shift_table,
@@ -99,9 +99,9 @@ display(fmt.style.hide(axis="index").format({"bits per weight": "{:.4g}"}))
 # all-mpnet-base-v2 (MPNet, fp32), the speech model Whisper base
 # (encoder–decoder, stored in fp16), and the final snapshots of the book's own
 # lab runs. Each skeleton is cut into chunks of 256 consecutive values, the
-# K-quants' super-block, which every other block size divides; a uniform sample
-# of `n_values` values' worth of chunks (all of them for the small lab models)
-# goes through every type. Both fits use the same chunks, so the shift $\Delta k$
+# K-quants' super-block, which every other block size divides; a sample of
+# `n_values` values' worth of chunks, drawn within each tensor in proportion to
+# its size, goes through every type. Both fits use the same chunks, so the shift $\Delta k$
 # is a paired difference; its standard error comes from
 # {glue:text}`groups` disjoint groups of chunks.
 
@@ -135,8 +135,9 @@ display(noise.style.hide(axis="index").format(
 
 # %% [markdown]
 # The sample's own $k$ differs from the fit of every value by up to
-# {glue:text}`sample_dev:.4f` (table above); that offset is common to both
-# sides of $\Delta k$ and cancels in it. Where a tensor's rows are not a
+# {glue:text}`sample_dev:.4f` (table above): the sample's own noise. That offset
+# is common to both sides of $\Delta k$ and largely cancels in it; what remains
+# is the standard error quoted with every shift. Where a tensor's rows are not a
 # multiple of 256 values (MiniLM's width is 384), a K-quant super-block here
 # spans two rows; llama.cpp would store such a tensor in a fallback type
 # instead (`Q5_0` for `Q4_K`, `Q8_0` for `Q6_K`), so for those tensors the
@@ -149,6 +150,11 @@ display(noise.style.hide(axis="index").format(
 # $\Delta k$ against the storage cost.
 
 # %% tags=["remove-input"]
+def signed(v: float, digits: int) -> str:
+    """v with sign at ``digits`` decimals; a value that rounds to zero shows +0, never -0."""
+    return f"{round(v, digits) + 0.0:+.{digits}f}"
+
+
 def cell_dk(r) -> str:
     if not math.isfinite(r.dk):
         return "— (not fitted)"
@@ -156,11 +162,11 @@ def cell_dk(r) -> str:
     if abs(r.dk) < 5e-5 and not r.se_dk >= 5e-5:
         return "< 0.0001" + star
     se = f" ± {r.se_dk:.4f}" if math.isfinite(r.se_dk) else ""
-    return f"{r.dk:+.4f}{se}{star}"
+    return f"{signed(r.dk, 4)}{se}{star}"
 
 
 head = pooled.assign(cell_k=[cell_dk(r) for r in pooled.itertuples()],
-                     cell_l=[f"{100 * r.dlam:+.2f}%" if math.isfinite(r.dlam) else "—" for r in pooled.itertuples()])
+                     cell_l=[f"{signed(100 * r.dlam, 2)}%" if math.isfinite(r.dlam) else "—" for r in pooled.itertuples()])
 table = head.pivot(index="type", columns="network", values=["cell_k", "cell_l"]).reindex(types)
 table = table.reorder_levels([1, 0], axis=1).reindex(columns=pd.MultiIndex.from_product([nets, ["cell_k", "cell_l"]]))
 table = table.rename(columns={"cell_k": "Δk", "cell_l": "Δλ"}, level=1)
@@ -169,19 +175,19 @@ display(table.fillna("—"))
 
 # %% [markdown]
 # \* the zeros reach into the 80% body, so the fit is left-censored at zero (see
-# [Exact zeros](#exact-zeros)).
+# {ref}`quant-zeros`).
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Shift of the pooled Weibull shape by GGUF type against its storage cost, one line per network (error bars: two standard errors). The grey band is a quarter of the NPM-K band's width on either side of zero: inside it, a quantized reading can be taken as is.", "name": "fig-quant-dk"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Shift of the pooled Weibull shape by GGUF type, ordered by storage cost, one colour per network (error bars: two standard errors). The grey band is a quarter of the NPM-K band's width on either side of zero: inside it, a quantized reading can be taken as is.", "name": "fig-quant-dk"}}
 fig, ax = plt.subplots(figsize=(7.0, 4.0))
 ax.axhspan(-WIDTH / 4, WIDTH / 4, color="0.88", zorder=0)
 ax.axhline(0, color="0.5", lw=0.8)
+xpos = {t: i for i, t in enumerate(types)}
 for i, net in enumerate(nets):
     p = pooled[pooled["network"] == net]
-    ax.errorbar(p["bits"] + 0.08 * (i - 1), p["dk"], yerr=2 * p["se_dk"].fillna(0), fmt="o", ms=4,
-                capsize=2, color=f"C{i}", label=net)
-for t in types:
-    ax.annotate(t, (TYPES[t].bits, ax.get_ylim()[1]), rotation=90, fontsize=7, ha="center", va="top", color="0.35")
-ax.set_xlabel("bits per weight")
+    ax.errorbar(p["type"].map(xpos) + 0.12 * (i - (len(nets) - 1) / 2), p["dk"], yerr=2 * p["se_dk"].fillna(0),
+                fmt="o", ms=4, capsize=2, color=f"C{i}", label=net)
+ax.set_xticks(range(len(types)), [f"{t}\n{TYPES[t].bits:.3g}" for t in types], fontsize=8)
+ax.set_xlabel("GGUF type and bits per weight")
 ax.set_ylabel("Δk (pooled skeleton)")
 ax.legend(fontsize=8, loc="lower right")
 plt.show()
@@ -199,7 +205,6 @@ markers = dict(zip(nets, "os^Dv"))
 fig, ax = plt.subplots(figsize=(7.0, 4.2))
 ax.axhspan(-WIDTH / 4, WIDTH / 4, color="0.88", zorder=0)
 ax.axhline(0, color="0.5", lw=0.8)
-xpos = {t: i for i, t in enumerate(types)}
 rng = np.random.default_rng(0)
 for (net, cls), sub in kinds.groupby(["network", "cls"]):
     x = sub["type"].map(xpos) + rng.uniform(-0.25, 0.25, len(sub))
@@ -212,6 +217,18 @@ ax.legend(handles=handles, fontsize=7, ncol=2, loc="upper left")
 plt.show()
 
 # %% [markdown]
+# The table below, folded away, gives every kind's $\Delta k$ and $\Delta\lambda$ for
+# each network and type.
+
+# %% tags=["remove-input", "hide-output"]
+per_kind = kinds.assign(cell=[f"{signed(r.dk, 4)} / {signed(100 * r.dlam, 2)}%" if math.isfinite(r.dk) else "—"
+                              for r in kinds.itertuples()])
+per_kind = per_kind.pivot_table(index=["network", "population"], columns="type", values="cell", aggfunc="first")
+per_kind = per_kind.reindex(columns=types).rename_axis(index=["network", "kind"], columns="Δk / Δλ")
+display(per_kind.fillna("—"))
+
+# %% [markdown]
+# (quant-zeros)=
 # ## Exact zeros
 #
 # A symmetric type writes 0 for every $|w| < d/2$. For `Q4_0`, with
@@ -250,6 +267,7 @@ for F in (lo, hi):
 ax.set_xlabel("ln |w|")
 ax.set_ylabel("ln(−ln(1 − F))")
 ax.set_xlim(np.log(np.quantile(np.abs(first.chunks), 0.005)), None)
+ax.set_ylim(math.log(-math.log1p(-0.005)), None)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -266,7 +284,7 @@ plt.show()
 # %% tags=["remove-input"]
 bands = bias_bands(shifts).reindex(types)
 bands["resolves"] = resolution(bands, WIDTH)
-btab = bands.assign(**{"bias band": [f"[{a:+.4f}, {b:+.4f}]" if math.isfinite(a) else "—"
+btab = bands.assign(**{"bias band": [f"[{signed(a, 4)}, {signed(b, 4)}]" if math.isfinite(a) else "—"
                                      for a, b in zip(bands["lo"], bands["hi"])]})
 btab.index = [f"{t} ({TYPES[t].bits:.3g} bits)" for t in btab.index]
 display(btab[["bias band", "resolves"]])
@@ -300,10 +318,11 @@ lm = pd.DataFrame(lm_rows, columns=["network", "types", "k (file)", "bias band",
                                     "in band as read"])
 
 # %% tags=["remove-input"]
-def span(p, signed: bool = False) -> str:
+def span(p, with_sign: bool = False) -> str:
     a, b = p
-    f = "{:+.4f}" if signed else "{:.4f}"
-    return f"[{f.format(a)}, {f.format(b)}]" if math.isfinite(a) and math.isfinite(b) else "—"
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return "—"
+    return f"[{signed(a, 4)}, {signed(b, 4)}]" if with_sign else f"[{a:.4f}, {b:.4f}]"
 
 
 if len(lm):
@@ -334,11 +353,17 @@ plt.show()
 # ## What it shows
 #
 # - At 8 bits and above the shift is invisible at the band's scale: `Q8_0`
-#   moves the pooled $k$ by at most {glue:text}`worst_q8:.4f`.
-# - Of the 4-bit types, `Q4_K` moves $k$ by at most {glue:text}`worst_q4k:.4f`
-#   and `Q4_1` by {glue:text}`worst_q41:.4f`, while `Q4_0` shifts it by up to
-#   {glue:text}`worst_q40:.4f`, through its zeros
-#   ({glue:text}`zero_q40:.1%` of the values on average).
+#   moves the pooled $k$ by at most {glue:text}`worst_q8`, `Q6_K` by
+#   {glue:text}`worst_q6k`.
+# - The asymmetric types, which write almost no exact zeros, stay small down to
+#   4 bits: at most {glue:text}`worst_q41` for `Q4_1` and
+#   {glue:text}`worst_q4k` for `Q4_K`.
+# - `Q5_0` moves $k$ {glue:text}`q50_dir`, by {glue:text}`q50_lo` to
+#   {glue:text}`q50_hi`: its zeros ({glue:text}`zero_q50` of the values) stay
+#   below the body, so the shift comes from its coarse steps near zero, which
+#   reshape the lower body. `Q4_0` moves $k$ by up to {glue:text}`worst_q40`,
+#   {glue:text}`q40_dir`, once its zeros ({glue:text}`zero_q40` of the values on
+#   average) reach into the body and the fit has to be censored.
 # - The lowest bit width that resolves the band as is, on these networks:
 #   {glue:text}`lowest_asis`; after correction: {glue:text}`lowest_corr`.
 #   Types that do not: {glue:text}`not_resolving`.
@@ -352,8 +377,8 @@ plt.show()
 #   {glue:text}`lm_iv_qwen05`: {glue:text}`lm_band_smollm2`,
 #   {glue:text}`lm_band_gemma3` and {glue:text}`lm_band_qwen05` with respect
 #   to the NPM-K band.
-# - The bias band comes from two sentence encoders, a speech model and two
-#   small lab decoders, none of them a large decoder LM; the LM readings assume
+# - The bias band comes from the {glue:text}`n_nets` networks of the headline
+#   table, none of them a large decoder LM; the LM readings assume
 #   that the shift of a type depends on the format more than on the network,
 #   which the spread between the networks measured here supports only as far
 #   as the band's width.
@@ -366,9 +391,28 @@ def worst(t: str) -> float:
 glue("groups", groups, display=False)
 glue("sample_dev", float(noise["sample − all"].abs().max()), display=False)
 glue("tol", WIDTH / 4, display=False)
+# types left out of a profile show an em dash, not nan
 for key, t in {"q8": "Q8_0", "q6k": "Q6_K", "q4k": "Q4_K", "q41": "Q4_1", "q40": "Q4_0"}.items():
-    glue(f"worst_{key}", worst(t), display=False)
-glue("zero_q40", float(pooled.loc[pooled["type"] == "Q4_0", "zero_frac"].mean()), display=False)
+    glue(f"worst_{key}", number_or_dash(worst(t)), display=False)
+q50 = pooled.loc[pooled["type"] == "Q5_0", "dk"]
+glue("q50_lo", number_or_dash(float(q50.min()) if len(q50) else None, "+.4f"), display=False)
+glue("q50_hi", number_or_dash(float(q50.max()) if len(q50) else None, "+.4f"), display=False)
+
+
+def direction(dk: pd.Series) -> str:
+    """Which way a type moves k over the networks, in words."""
+    if not len(dk):
+        return "—"
+    return "up on every network" if (dk > 0).all() else "down on every network" if (dk < 0).all() else "in both directions"
+
+
+glue("n_nets", len(nets), display=False)
+glue("q50_dir", direction(q50), display=False)
+glue("q40_dir", direction(pooled.loc[pooled["type"] == "Q4_0", "dk"]), display=False)
+z50 = pooled.loc[pooled["type"] == "Q5_0", "zero_frac"]
+glue("zero_q50", number_or_dash(float(z50.mean()) if len(z50) else None, ".1%"), display=False)
+z40 = pooled.loc[pooled["type"] == "Q4_0", "zero_frac"]
+glue("zero_q40", number_or_dash(float(z40.mean()) if len(z40) else None, ".1%"), display=False)
 
 
 def lowest(level: set[str]) -> str:

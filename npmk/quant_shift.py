@@ -44,8 +44,17 @@ from npmk.checkpoints import open_checkpoint
 from npmk.quantize import TYPES, roundtrip
 from npmk.weibull import FitError, fit
 
-__all__ = ["CHUNK", "ChunkSample", "sample_chunks", "shift_table", "SHIFT_COLUMNS", "bias_bands", "resolution",
-           "corrected_interval", "band_verdict"]
+__all__ = [
+    "CHUNK",
+    "SHIFT_COLUMNS",
+    "ChunkSample",
+    "band_verdict",
+    "bias_bands",
+    "corrected_interval",
+    "resolution",
+    "sample_chunks",
+    "shift_table",
+]
 
 CHUNK = 256
 
@@ -83,9 +92,12 @@ def sample_chunks(source, *, family: str | None = None, n_values: int | None = N
                   label: str | None = None) -> ChunkSample:
     """Skeleton chunks of ``source`` (anything :func:`npmk.checkpoints.open_checkpoint` reads).
 
-    n_values: keep about this many values (n_values // 256 chunks drawn
-    uniformly without replacement over the whole skeleton, seeded); None keeps
-    every chunk. family: skeleton rule table when the source has no config.
+    n_values: keep about this many values, n_values // 256 chunks shared
+    among the tensors in proportion to their size (stratified, so the mix of
+    kinds is the skeleton's) and drawn uniformly without replacement within
+    each tensor (seeded); None keeps every chunk. A tied head counts as its own
+    tensor, as in :func:`npmk.measure.measure`'s default (``tied="state_dict"``).
+    family: skeleton rule table when the source has no config.
     """
     if n_values is not None and (int(n_values) != n_values or n_values < CHUNK):
         raise ValueError(f"n_values must be an integer >= {CHUNK} (one chunk), got {n_values!r}")
@@ -95,7 +107,7 @@ def sample_chunks(source, *, family: str | None = None, n_values: int | None = N
             raise ValueError(f"{ckpt.label}: no config to tell the architecture; pass family=")
         family = skeleton.family_of(ckpt.config)
     members = []
-    for info in ckpt.infos():
+    for info in ckpt.infos() + ckpt.alias_infos():
         d = skeleton.classify(info.name, info.shape, family)
         if d.include:
             members.append((info, d))
@@ -105,17 +117,17 @@ def sample_chunks(source, *, family: str | None = None, n_values: int | None = N
     total = int(counts.sum())
     if total == 0:
         raise ValueError(f"{ckpt.label}: no skeleton tensor holds {CHUNK} values")
-    offsets = np.concatenate([[0], np.cumsum(counts)])
-    keep = None
+    take = counts
     if n_values is not None and n_values // CHUNK < total:
-        keep = np.sort(np.random.default_rng(seed).choice(total, size=int(n_values) // CHUNK, replace=False))
+        take = np.minimum(counts, np.rint(counts * (int(n_values) // CHUNK) / total).astype(int))
+    rng = np.random.default_rng(seed)
     chunks, kinds = [], []
-    for (info, d), a, b in zip(members, offsets[:-1], offsets[1:]):
-        sel = np.arange(b - a) if keep is None else keep[np.searchsorted(keep, a):np.searchsorted(keep, b)] - a
-        if sel.size == 0:
+    for (info, d), c, m in zip(members, counts, take):
+        if m == 0:
             continue
+        sel = np.arange(c) if m == c else np.sort(rng.choice(c, size=m, replace=False))
         flat = ckpt.tensor(info).detach().float().numpy().ravel()
-        chunks.append(flat[: (b - a) * CHUNK].reshape(-1, CHUNK)[sel])
+        chunks.append(flat[: c * CHUNK].reshape(-1, CHUNK)[sel])
         kinds.append(np.full(sel.size, d.kind, dtype=object))
     return ChunkSample(
         label=label or ckpt.label,

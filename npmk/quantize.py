@@ -32,7 +32,7 @@ import numpy as np
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 from gguf import quants as gq
 
-__all__ = ["QuantType", "TYPES", "QuantizeError", "quantize_bytes", "roundtrip", "q4_k_bytes", "q6_k_bytes"]
+__all__ = ["TYPES", "QuantType", "QuantizeError", "q4_k_bytes", "q6_k_bytes", "quantize_bytes", "roundtrip"]
 
 QK_K = 256
 #: ggml's threshold below which a group counts as all-zero.

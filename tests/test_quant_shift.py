@@ -33,10 +33,20 @@ def test_sample_keeps_whole_chunks_of_the_skeleton_only():
     assert set(s.kinds) == {"embed", "q", "k", "v", "o", "gate", "up", "down"}
     first = sd["model.embed_tokens.weight"].numpy().ravel()[:CHUNK]
     assert np.array_equal(s.chunks[0], first)
-    sub = sample_chunks(sd, family="llama", n_values=40 * CHUNK + 17, seed=1)
-    assert sub.n == 40 * CHUNK
-    assert sub.n_skeleton == n_skel
-    assert not np.array_equal(sub.chunks, sample_chunks(sd, family="llama", n_values=40 * CHUNK, seed=2).chunks)
+    # 64 of 1408 chunks, shared in proportion (stratified): 6 per FFN/embedding matrix, 3 per attention matrix
+    sub = sample_chunks(sd, family="llama", n_values=64 * CHUNK + 17, seed=1)
+    assert sub.n == 66 * CHUNK and sub.n_skeleton == n_skel
+    kinds, counts = np.unique(sub.kinds.astype(str), return_counts=True)
+    assert dict(zip(kinds, counts)) == {"embed": 6, "q": 6, "k": 6, "v": 6, "o": 6, "gate": 12, "up": 12, "down": 12}
+    assert not np.array_equal(sub.chunks, sample_chunks(sd, family="llama", n_values=64 * CHUNK, seed=2).chunks)
+
+
+def test_tied_head_counts_as_its_own_tensor_like_measure():
+    sd = llama_like()
+    sd["lm_head.weight"] = sd["model.embed_tokens.weight"]  # one matrix under two names
+    s = sample_chunks(sd, family="llama")
+    head = s.chunks[s.kinds == "head"]
+    assert np.array_equal(head, s.chunks[s.kinds == "embed"])
 
 
 def test_shift_is_paired_and_zeros_are_reported():
@@ -67,7 +77,12 @@ def test_bad_requests_are_named():
 def test_bias_band_resolution_and_reading():
     import pandas as pd
 
-    from npmk.quant_shift import band_verdict, bias_bands, corrected_interval, resolution
+    from npmk.quant_shift import (
+        band_verdict,
+        bias_bands,
+        corrected_interval,
+        resolution,
+    )
 
     rows = []
     for net, dks in {"a": (0.001, 0.030, 0.050, np.nan), "b": (0.002, 0.036, 0.090, 0.01)}.items():
