@@ -53,7 +53,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import weibull, zoo
+from npmk import data, sweep, weibull, zoo
 from npmk.ledger import verdict
 from npmk.measure import measure
 
@@ -292,15 +292,16 @@ glue("init_rms_over_lam_weibull", weibull.rms_over_lambda(k0), display=False)
 
 # %%
 hub = []
-if hub_models:
-    for repo_id, revision in hub_models:
-        try:
-            df = measure(repo_id, revision=revision, by="kind", trim=trim, progress=True)
-            hub.append(df.assign(model=repo_id, revision=revision))
-        except Exception as err:  # an unreachable model must not stop the others
-            display(Markdown(f"**{repo_id}@{revision}**: {type(err).__name__}: {err}"))
-    if hub:
-        hub = pd.concat(hub, ignore_index=True)
+if hub_models:  # one npmk.sweep task per checkpoint, on a local Dask cluster; a failure is an error row
+    hub_spec = sweep.Spec(pairs=tuple((repo_id, revision) for repo_id, revision in hub_models), by=("kind",),
+                          trim=trim)
+    hub_out = data.cache_dir() / "sweeps" / "init_anchor"
+    sweep.sweep(hub_spec, hub_out, progress=False)
+    rows = sweep.load(hub_out, hub_spec)
+    for r in rows[rows.error != ""].itertuples():  # an unreachable model must not stop the others
+        display(Markdown(f"**{r.source}@{r.revision}**: {r.error}"))
+    if (rows.error == "").any():
+        hub = rows[rows.error == ""].rename(columns={"source": "model", "lambda": "lam"}).reset_index(drop=True)
         hub["k_dev_pct"] = 100 * (hub.k - K0_PAPER) / K0_PAPER
         display(hub.pivot(index="model", columns="kind", values="k").round(4))
         worst = float(hub.k_dev_pct.abs().max())

@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import importlib.metadata
 import json
+import logging
 import math
 import os
 import sys
@@ -354,7 +355,7 @@ def sweep(spec: Spec | Iterable[Spec], out: str | os.PathLike, *, workers: int |
     if client is None:
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers or _cores(), threads_per_worker=1, processes=True,
-                                   dashboard_address=":0")
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
         own_client = client = Client(scheduler or cluster)
     bar_tasks = tqdm(total=len(tasks), initial=result.skipped, unit="task", desc="npmk sweep",
                      file=sys.stderr, disable=not progress, position=0)
