@@ -11,9 +11,10 @@ row whose ``error`` holds the message (empty string when the task succeeded).
 
 :func:`sweep` sends the tasks to Dask distributed (an in-process
 ``LocalCluster`` with one single-threaded worker process per core by default,
-or an existing scheduler; Dask starts workers with ``OMP_NUM_THREADS=1``, so each
-task counts on one thread and the cores are shared out by the workers) and, in the client, writes each finished task's rows
-atomically (temporary file, then rename) to ``OUT/part-<task key>.parquet``, so
+or an existing scheduler; Dask starts workers with ``OMP_NUM_THREADS=1``, so
+each task counts on one thread and the workers share out the cores) and, in
+the client, writes each finished task's rows atomically (temporary file, then
+rename) to ``OUT/part-<task key>.parquet``, so
 ``pandas.read_parquet(OUT)`` reads the dataset and a killed client loses only
 the tasks in flight. A rerun skips tasks whose file holds no error and tries
 failed ones again. A worker that dies mid-task has its tasks rescheduled by
@@ -41,9 +42,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from distributed import Client, LocalCluster, as_completed
+from tqdm import tqdm
 
-__all__ = ["Task", "Spec", "SweepResult", "SCHEMA", "PYTHIA_STEPS", "pythia_revisions", "run_task", "sweep",
-           "load", "cli"]
+__all__ = [
+    "PYTHIA_STEPS",
+    "SCHEMA",
+    "Spec",
+    "SweepResult",
+    "Task",
+    "cli",
+    "load",
+    "pythia_revisions",
+    "run_task",
+    "sweep",
+]
 
 BY = ("pooled", "kind", "tensor")
 
@@ -146,7 +159,7 @@ class Spec:
             raise ValueError(f"subsample must be a positive integer, got {self.subsample!r}")
 
     @classmethod
-    def grid(cls, sources: Sequence[str], revisions: Sequence[str | None] | None = None, **options) -> "Spec":
+    def grid(cls, sources: Sequence[str], revisions: Sequence[str | None] | None = None, **options) -> Spec:
         """Every source at every revision (``None`` or empty: each source once, without a revision).
 
         A revision named in ``REVISION_SETS`` (``"pythia"``) stands for its whole list.
@@ -155,7 +168,7 @@ class Spec:
         return cls(pairs=tuple((str(s), r) for s in sources for r in revs), **options)
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "Spec":
+    def from_yaml(cls, path: str | os.PathLike) -> Spec:
         """A spec file::
 
             grid:                      # one or more blocks of sources x revisions
@@ -328,17 +341,14 @@ def _tasks(spec: Spec | Iterable[Spec]) -> list[Task]:
     return list(dict.fromkeys(t for s in specs for t in s.tasks()))
 
 
-def sweep(spec: Spec | Iterable[Spec], out: str | os.PathLike, *, workers: int | None = None, scheduler: str | None = None,
-          client=None, progress: bool = True) -> SweepResult:
+def sweep(spec: Spec | Iterable[Spec], out: str | os.PathLike, *, workers: int | None = None,
+          scheduler: str | None = None, client: Client | None = None, progress: bool = True) -> SweepResult:
     """Run every unfinished task of ``spec`` (or of several specs) on Dask and write its rows under ``out``.
 
     Cluster: ``client`` (a ``distributed.Client``) if given; else ``scheduler``
     (address of a running ``dask scheduler``); else an in-process LocalCluster of
     ``workers`` (default: one per core) single-threaded worker processes, closed at the end.
     """
-    from distributed import Client, LocalCluster, as_completed
-    from tqdm import tqdm
-
     if workers is not None and scheduler is not None:
         raise ValueError("give workers= (a local cluster) or scheduler= (an existing one), not both")
     if workers is not None and workers < 1:
