@@ -107,7 +107,8 @@ if hub_series:  # one npmk.sweep task per checkpoint, on a local Dask cluster; r
     hub_rows = sweep.load(hub_out, hub_spec)
     if (hub_rows.error != "").any():
         display(hub_rows.loc[hub_rows.error != "", ["source", "revision", "error"]])
-    hub_rows = hub_rows[hub_rows.error == ""].assign(step=lambda d: d.revision.str.replace(r"\D", "", regex=True).astype(int))
+    hub_rows = hub_rows[hub_rows.error == ""]
+    hub_rows = hub_rows.assign(step=hub_rows.revision.str.replace(r"\D", "", regex=True).astype(int))
     for hub_id, df in hub_rows.groupby("source", sort=False):
         curves[f"{hub_id} (hub)"] = df[["step", "k"]].sort_values("step").reset_index(drop=True)
 
