@@ -186,7 +186,7 @@ glue("n_refused", len(errors), display=False)
 if 0.8 in trims and 1.0 in trims:
     glue("shift_100", float((common[LABEL[1.0]] - common[LABEL[0.8]]).mean()) if len(common) else math.nan,
          display=False)
-    check("body_tail_masking", bool(spread[1.0] > spread[0.8]) if len(common) >= 2 else None,
+    _ = check("body_tail_masking", bool(spread[1.0] > spread[0.8]) if len(common) >= 2 else None,
           shown=f"spread {spread[0.8]:.4f} at 80 %, {spread[1.0]:.4f} at 100 %" if len(common) >= 2 else None,
           why="fewer than two networks were fitted at every trim")
 wide = series.pivot_table(index=["run", "step"], columns="trim", values="k").dropna()
