@@ -100,8 +100,9 @@ for src in models:
                                    progress=False))
 
 long = pd.DataFrame(rows)
-final = long.pivot_table(index=["model", "group"], columns="trim", values="k", dropna=False, sort=False)
-final = final.reindex(columns=trims).rename(columns=LABEL).reset_index()
+order = pd.MultiIndex.from_frame(long[["model", "group"]].drop_duplicates())
+final = long.pivot(index=["model", "group"], columns="trim", values="k").reindex(index=order, columns=trims)
+final = final.rename(columns=LABEL).reset_index()
 for note in missing:
     display(Markdown(f"**Not available offline:** {note}"))
 table(final, {c: "{:.4f}" for c in LABEL.values()})
