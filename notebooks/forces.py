@@ -38,7 +38,7 @@ runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arc
         {"preset": "base", "arch": "llama", "seed": 0}]
 end_frac = 0.25  # rise phase ends at this fraction of training
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -49,18 +49,18 @@ import npmk.style
 from npmk import dynamics as dy
 from npmk import dynamics_data
 from npmk.data import load_or_note_missing
-from npmk.ledger import verdict
+from npmk import ledger
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
 W, T = dynamics_data.PAPER_WARMUP, dynamics_data.PAPER_STEPS
 
 
-def glue_num(key, value, published=None, tol=0.0):
-    """Glue a number and, with a published value, its ledger verdict."""
+def glue_num(key, value, claim=None, **check):
+    """Glue a number for the prose and, with a claim id, check it against the published claim."""
     glue(key, float(value), display=False)
-    if published is not None:
-        glue(key + "_verdict", verdict(float(value), published, tol), display=False)
+    if claim is not None:
+        ledger.check(claim, float(value), **check)
 
 
 # %% [markdown]
@@ -72,11 +72,11 @@ def glue_num(key, value, published=None, tol=0.0):
 # `baseline_force.jsonl`.  All forces are totals over the Transmission class
 # (W_o and the FFN matrices) per step.
 
-# %%
+# %% tags=["remove-input"]
 published = load_or_note_missing(dynamics_data.published_forces,
                                  ["baseline", "seed1", "seed2", "seed3", "seed4", "llama", "llama_qk"])
 
-# %%
+# %% tags=["hide-input"]
 if published is not None:
     tr = published[published["group"] == "class:Transmission"]
     seeds = dy.rise_share_summary(tr[tr["run"].isin(["seed1", "seed2", "seed3", "seed4"])], W, T)
@@ -84,12 +84,12 @@ if published is not None:
     sw_step, sw_with, sw_without = dy.superweight_effect(tr[tr["run"] == "seed1"], W, T)
     seed_lo, seed_hi = 100 * seeds["share_min"].min(), 100 * seeds["share_max"].max()
     llama_lo, llama_hi = 100 * llama["share_min"].min(), 100 * llama["share_max"].max()
-    glue_num("pub_seed_share_min", seed_lo, 88.3, 0.05)
-    glue_num("pub_seed_share_max", seed_hi, 93.8, 0.05)
-    glue_num("pub_llama_share_min", llama_lo, 88.0, 0.05)
-    glue_num("pub_llama_share_max", llama_hi, 93.4, 0.05)
-    glue_num("pub_sw_with", 100 * sw_with, 93.8, 0.05)
-    glue_num("pub_sw_without", 100 * sw_without, 93.4, 0.05)
+    glue_num("pub_seed_share_min", seed_lo, "rise_share_pythia_min")
+    glue_num("pub_seed_share_max", seed_hi, "rise_share_pythia_max")
+    glue_num("pub_llama_share_min", llama_lo, "rise_share_llama_min")
+    glue_num("pub_llama_share_max", llama_hi, "rise_share_llama_max")
+    glue_num("pub_sw_with", 100 * sw_with, "superweight_with")
+    glue_num("pub_sw_without", 100 * sw_without, "superweight_without")
     table = pd.concat([seeds, llama]).assign(
         share_min=lambda d: 100 * d["share_min"], share_median=lambda d: 100 * d["share_median"],
         share_max=lambda d: 100 * d["share_max"]).rename(columns={"n": "logged steps"})
@@ -97,11 +97,11 @@ if published is not None:
 
 # %% [markdown]
 # Across the four seeds the rise-phase alignment share spans
-# {glue:text}`pub_seed_share_min:.2f`–{glue:text}`pub_seed_share_max:.2f`% (paper 88.3–93.8%),
+# {glue:text}`pub_seed_share_min:.2f`–{glue:text}`pub_seed_share_max:.2f`% (paper {glue:text}`ledger.rise_share_pythia_min.published`–{glue:text}`ledger.rise_share_pythia_max.published`),
 # the LLaMA run {glue:text}`pub_llama_share_min:.2f`–{glue:text}`pub_llama_share_max:.2f`%
-# (paper 88.0–93.4%).  Removing the top 0.1% magnitudes ("super-weights", the
+# (paper {glue:text}`ledger.rise_share_llama_min.published`–{glue:text}`ledger.rise_share_llama_max.published`).  Removing the top 0.1% magnitudes ("super-weights", the
 # seed-1 log's own column) moves the largest share from
-# {glue:text}`pub_sw_with:.2f`% to {glue:text}`pub_sw_without:.2f`% (paper 93.8 → 93.4).
+# {glue:text}`pub_sw_with:.2f`% to {glue:text}`pub_sw_without:.2f`% (paper {glue:text}`ledger.superweight_with.published` → {glue:text}`ledger.superweight_without.published`).
 # The range is only reproduced with the warmup steps left out: during the first
 # 200 steps the 50-step logs dip to 85%.
 #
@@ -110,7 +110,7 @@ if published is not None:
 # beside the log's Transmission RMS and beside the fitted λ of the same steps
 # (`lambda_trajectory_pythia2.json`, interpolated where a step was not fitted).
 
-# %%
+# %% tags=["hide-input"]
 if published is not None:
     ours = dy.force_table(published[published["run"] == "baseline"])
     paper = pd.DataFrame.from_dict(dynamics_data.PAPER_FORCE_TABLE, orient="index",
@@ -119,12 +119,12 @@ if published is not None:
     ours["lam"] = np.interp(ours["step"], traj["step"], traj["lam"])
     both = ours.set_index("step").join(paper)
     display(both.round({"rms": 4, "lam": 4, "align_pct": 2, "inj_pct": 2, "decay_pct": 2}))
-    glue_num("pub_table_align_5000", both.loc[5000, "align_pct"], 88.7, 0.05)
-    glue_num("pub_table_align_20000", both.loc[20000, "align_pct"], 49.9, 0.05)
+    glue_num("pub_table_align_5000", both.loc[5000, "align_pct"], "force_table_5000")
+    glue_num("pub_table_align_20000", both.loc[20000, "align_pct"], "force_table_20000")
     # the printed column has three decimals: RMS matches it if every rounded value does
     col2_rms_diff = float(np.max(np.abs(both["rms"].round(3) - both["paper col. 2"])))
     col2_lam_diff = float(np.max(np.abs(both["lam"].round(3) - both["paper col. 2"])))
-    glue_num("pub_table_col2_rms_diff", col2_rms_diff, 0.0, 1e-9)  # tol: float rounding only
+    glue_num("pub_table_col2_rms_diff", col2_rms_diff, "force_table_col2")
     glue_num("pub_table_col2_lam_diff", col2_lam_diff)
     glue_num("pub_table_lam_below_rms_pct", 100 * (1 - (both["lam"] / both["rms"]).mean()))
 
@@ -139,7 +139,7 @@ if published is not None:
 # published `revision/bsel` log carries it beside the Transmission forces.  Its
 # rise-phase alignment share:
 
-# %%
+# %% tags=["hide-input"]
 if published is not None:
     qk = published[published["run"] == "llama_qk"]
     qk_rise = dy.rise_share_summary(qk, W, T, by="group")
@@ -155,7 +155,7 @@ if published is not None:
 # and $h_2 = 2\eta^2\lambda\langle W,\hat u\rangle$ (runs are trained once and
 # shared between chapters).
 
-# %%
+# %% tags=["remove-input"]
 own = {}
 for spec in runs:
     run = get_run(RunConfig.from_spec(spec), progress=False)
@@ -172,7 +172,7 @@ def class_forces(run, cls):
 
 budget = pd.concat([dy.with_shares(class_forces(r, "Transmission")) for r in own.values()], ignore_index=True)
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Transmission-class force budget of the book's own runs. Top: the three forces in ‖W‖² units per step, alignment and decay with the sign they enter Δ‖W‖². Bottom: their shares of the absolute budget |A| + I + D; shaded: the rise phase.", "name": "fig-forces-own-budget"}}
 fig, axes = plt.subplots(2, len(own), figsize=(4.2 * len(own), 6.4), sharex=True, squeeze=False)
 for j, (spec, part) in enumerate(budget.groupby("run", sort=False)):
     ax = axes[0, j]
@@ -191,52 +191,51 @@ for j, (spec, part) in enumerate(budget.groupby("run", sort=False)):
     ax.set_ylabel("share of |A| + I + D (%)")
 axes[0, 0].legend(fontsize=8)
 axes[1, 0].legend(fontsize=8, loc="lower left")
-fig.suptitle("Transmission-class force budget, own runs")
 plt.show()
 
 # %% [markdown]
-# Top: the three forces in ‖W‖² units per step (alignment and decay with the sign
-# they enter Δ‖W‖²).  Bottom: their shares of the absolute budget; the shaded
-# band is the rise phase.
+# {numref}`fig-forces-own-budget` shows the budget step by step; the rise-phase
+# shares per run:
 
-# %%
+# %% tags=["hide-input"]
 own_rise = dy.rise_share_summary(budget, cfg0.warmup, cfg0.steps, by="run")
 for col in ["share_min", "share_median", "share_max"]:
     own_rise[col] = 100 * own_rise[col]
 display(own_rise.round(2))
 pythia_rows = own_rise[own_rise["run"].str.startswith("pythia")]
-glue_num("own_rise_share_pythia_min", pythia_rows["share_median"].min(), (88.0, 94.0))
-glue_num("own_rise_share_pythia_max", pythia_rows["share_median"].max(), (88.0, 94.0))
+glue_num("own_rise_share_pythia_min", pythia_rows["share_median"].min(), "own_rise_share_pythia_min")
+glue_num("own_rise_share_pythia_max", pythia_rows["share_median"].max(), "own_rise_share_pythia_max")
 llama_rows = own_rise[own_rise["run"].str.startswith("llama")]
 if not llama_rows.empty:
-    glue_num("own_rise_share_llama", llama_rows["share_median"].iloc[0], (88.0, 94.0))
+    glue_num("own_rise_share_llama", llama_rows["share_median"].iloc[0], "own_rise_share_llama")
 
 # %% [markdown]
 # Median rise-phase alignment share of the own Pythia-style runs:
 # {glue:text}`own_rise_share_pythia_min:.1f`–{glue:text}`own_rise_share_pythia_max:.1f`%
-# over seeds (paper band 88–94%); LLaMA-style: {glue:text}`own_rise_share_llama:.1f`%.
+# over seeds (paper {glue:text}`ledger.own_rise_share_pythia_min.published`); LLaMA-style: {glue:text}`own_rise_share_llama:.1f`%.
 # The own runs are far smaller and trained with a larger η·λ_wd (so that they
 # reach their peak within CPU minutes), so the decay share grows sooner.
 #
 # ## The two dropped terms
 
-# %%
+# %% tags=["remove-input"]
 ho = pd.concat([dy.higher_order_share(part).assign(run=spec) for spec, part in budget.groupby("run", sort=False)])
 ho_max = 100 * ho[["h1_share", "h2_share"]].max().max()
-glue_num("own_higher_order_max_pct", ho_max)
+glue_num("own_higher_order_max_pct", ho_max, "own_higher_order")
+
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "The two terms dropped from the force budget, h1 = η²λ²‖W‖² (solid) and |h2| = |2η²λ⟨W,û⟩| (dashed), as a share of |A| + I + D, for each own run.", "name": "fig-forces-higher-order"}}
 fig, ax = plt.subplots()
 for spec, part in ho.groupby("run", sort=False):
     ax.semilogy(part["step"], 100 * part["h1_share"], label=f"{spec} h1 = η²λ²‖W‖²")
     ax.semilogy(part["step"], 100 * part["h2_share"], ls="--", label=f"{spec} |h2| = |2η²λ⟨W,û⟩|")
 ax.set_xlabel("optimizer step")
 ax.set_ylabel("share of |A| + I + D (%)")
-ax.set_title("Higher-order terms dropped from the budget")
 ax.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
-# Both dropped terms stay below {glue:text}`own_higher_order_max_pct:.3f`% of the
-# absolute budget at every step of every own run: they are of order η·λ_wd
+# Both dropped terms ({numref}`fig-forces-higher-order`) stay below
+# {glue:text}`own_higher_order_max_pct:.3f`% of the absolute budget at every step of every own run: they are of order η·λ_wd
 # relative to D and A, as the paper argues.
 #
 # ## Selection class (Q/K) in RMS units
@@ -245,7 +244,7 @@ plt.show()
 # rather than λ units.  A force X changes the class RMS by X/(2·N·RMS) per step
 # (N elements); below, the Selection budget of the own runs in those units.
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Selection-class (Q/K) budget of the own runs in RMS units. Left: −A (solid), I (dotted) and −D (dashed) as changes of the class RMS per step. Right: the class RMS.", "name": "fig-forces-selection"}}
 sel = []
 for spec, run in own.items():
     f = class_forces(run, "Selection")
@@ -261,21 +260,35 @@ for spec, part in sel.groupby("run", sort=False):
 axes[0].axhline(0, color="k", lw=0.6)
 axes[0].set_xlabel("optimizer step")
 axes[0].set_ylabel("d RMS per step (weight units)")
-axes[0].set_title("Selection-class forces")
 axes[0].legend(fontsize=7)
 axes[1].set_xlabel("optimizer step")
 axes[1].set_ylabel("Selection RMS")
-axes[1].set_title("Selection-class RMS")
 axes[1].legend(fontsize=8)
 plt.show()
+
+# %% tags=["remove-input"]
 sel_rise = dy.rise_share_summary(sel, cfg0.warmup, cfg0.steps, by="run")
 display((sel_rise.set_index("run")[["share_min", "share_median", "share_max"]] * 100).round(2))
-glue_num("own_sel_share_median", 100 * sel_rise["share_median"].median())
+glue_num("own_sel_share_median", 100 * sel_rise["share_median"].median(), "own_selection_share")
 sel_end = sel[sel["step"] == sel["step"].max()]
 glue_num("own_sel_end_align_over_decay", float((sel_end["align"].abs() / sel_end["decay"]).median()))
 
 # %% [markdown]
-# In the rise phase alignment holds a median {glue:text}`own_sel_share_median:.1f`% of the
-# Selection budget (published LLaMA Q/K log: {glue:text}`pub_sel_share_median:.1f`%), and at
+# In the rise phase ({numref}`fig-forces-selection`) alignment holds a median
+# {glue:text}`own_sel_share_median:.1f`% of the Selection budget (published LLaMA Q/K log: {glue:text}`pub_sel_share_median:.1f`%), and at
 # the last step |A|/D = {glue:text}`own_sel_end_align_over_decay:.2f` — the same drift
 # toward alignment–decay balance as in the Transmission class.
+#
+# ## What it shows
+#
+# - The paper's rise-phase alignment shares recompute from its shipped logs:
+#   {glue:text}`pub_seed_share_min:.2f`–{glue:text}`pub_seed_share_max:.2f`% over four
+#   Pythia-style seeds, {glue:text}`pub_llama_share_min:.2f`–{glue:text}`pub_llama_share_max:.2f`%
+#   for the LLaMA-style run.
+# - The force table's second column is the RMS of the log (every value equal at the
+#   printed three decimals), not λ, which lies {glue:text}`pub_table_lam_below_rms_pct:.1f`% lower.
+# - On the book's own runs alignment holds a median
+#   {glue:text}`own_rise_share_pythia_min:.1f`–{glue:text}`own_rise_share_pythia_max:.1f`% of the
+#   rise-phase budget (Pythia-style seeds; verdict {glue:text}`ledger.own_rise_share_pythia_min.verdict`),
+#   and the dropped second-order terms stay below
+#   {glue:text}`own_higher_order_max_pct:.3f`% of the budget.

@@ -41,22 +41,19 @@ subsample = None  # measure at most this many weights per population (None: all)
 seed = 42
 tied_zoo_size = "small"  # npmk.zoo size of the tied-head example
 
-# %%
+# %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk
 import npmk.style
 from npmk import weibull
-from npmk.ledger import verdict
+from npmk import ledger
 
 npmk.style.use()
 rng = np.random.default_rng(seed)
-K0_PAPER, LAM0_PAPER = 1.2054, 0.8875  # Ding (2026), two-parameter framework, Sec. 2
-NPM_HIST_PAPER = {1.0: 1.2069, 0.02: 1.2053}  # npm-weibull-py on half-normal (GUIDE §1)
 
 # %% [markdown]
 # ## 1. The half-normal anchor
@@ -67,12 +64,13 @@ NPM_HIST_PAPER = {1.0: 1.2069, 0.02: 1.2053}  # npm-weibull-py on half-normal (G
 # intercept become integrals over $F$. Evaluating those integrals numerically
 # gives the anchor without any sampling noise.
 
-# %%
+# %% tags=["hide-input"]
 k0, lam0 = weibull.halfnormal_anchor(trim=0.8)
 z = np.abs(rng.standard_normal(n_mc))  # sigma = 1
 mc = weibull.fit(z, trim=0.8)
 anchor = pd.DataFrame(
-    {"k": [k0, mc.k, K0_PAPER], "λ / σ": [lam0, mc.lam, LAM0_PAPER]},
+    {"k": [k0, mc.k, ledger.claim("halfnormal_k0").value],
+     "λ / σ": [lam0, mc.lam, ledger.claim("halfnormal_lam0").value]},
     index=["quadrature (continuum)", f"Monte Carlo, n = {n_mc:,}", "paper"],
 )
 glue("k0", float(k0), display=False)
@@ -80,20 +78,20 @@ glue("lam0", float(lam0), display=False)
 glue("k_mc", float(mc.k), display=False)
 glue("lam_mc", float(mc.lam), display=False)
 glue("n_mc", f"{n_mc:,}", display=False)
-glue("k0_verdict", verdict(round(k0, 4), K0_PAPER, tol=5e-5), display=False)
-glue("lam0_verdict", verdict(round(lam0, 4), LAM0_PAPER, tol=5e-5), display=False)
+ledger.check("halfnormal_k0", float(k0))
+ledger.check("halfnormal_lam0", float(lam0))
 anchor.style.format("{:.5f}")
 
 # %% [markdown]
 # Quadrature gives $k_0 =$ {glue:text}`k0:.5f` and $\lambda_0 =$
 # {glue:text}`lam0:.5f`$\,\sigma$; rounded to four places these are the paper's
-# 1.2054 and 0.8875 ({glue:text}`k0_verdict`, {glue:text}`lam0_verdict`). One
+# {glue:text}`ledger.halfnormal_k0.published` and {glue:text}`ledger.halfnormal_lam0.published` ({glue:text}`ledger.halfnormal_k0.verdict`, {glue:text}`ledger.halfnormal_lam0.verdict`). One
 # sample of {glue:text}`n_mc` draws gives $k =$ {glue:text}`k_mc:.5f`.
 #
 # How fast do sample fits approach the continuum value? Below, each size is
 # drawn {glue:text}`mc_repeats` times.
 
-# %%
+# %% tags=["remove-input"]
 rows = []
 for n in mc_sizes:
     for r in range(mc_repeats):
@@ -110,6 +108,7 @@ glue("c_k", c_k, display=False)
 glue("k_sd_1e5", float(c_k / np.sqrt(1e5)), display=False)
 glue("n_third_decimal", f"{(c_k / 5e-4) ** 2:,.0f}", display=False)
 
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Sample fits of half-normal draws converge to the quadrature anchor: each point one sample fit, red the mean ± SD over repeats at each sample size.", "name": "fig-ms-convergence"}}
 fig, ax = plt.subplots()
 ax.axhline(k0, color="black", lw=1, label=f"quadrature $k_0$ = {k0:.4f}")
 ax.scatter(conv["n"], conv["k"], s=12, alpha=0.5, label="one sample fit")
@@ -118,12 +117,11 @@ ax.errorbar(spread.index, spread["mean"], yerr=spread["std"], fmt="o-", color="C
 ax.set_xscale("log")
 ax.set_xlabel("sample size n (half-normal draws)")
 ax.set_ylabel("fitted shape k (middle 80 %)")
-ax.set_title("Sample fits converge to the quadrature anchor")
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# The scatter shrinks like $n^{-1/2}$: at $n =$ {glue:text}`n_largest` the
+# The scatter shrinks like $n^{-1/2}$ ({numref}`fig-ms-convergence`): at $n =$ {glue:text}`n_largest` the
 # standard deviation over repeats is {glue:text}`k_sd_largest:.1e`, and over all
 # sizes $\mathrm{SD}(k) \approx c_k/\sqrt{n}$ with $c_k \approx$ {glue:text}`c_k:.2f`.
 # A single matrix of $10^5$ weights therefore fixes $k$ only to about
@@ -138,7 +136,7 @@ plt.show()
 # tails in. For a half-normal the tails are lighter than a Weibull's with the same
 # body, so $k$ moves with the trim even though nothing about the weights changed.
 
-# %%
+# %% tags=["hide-input"]
 trim_rows = []
 for t in trims:
     kq, lq = weibull.halfnormal_anchor(trim=t)
@@ -167,7 +165,7 @@ trim_table.style.format("{:.5f}").format_index("{:.0%}")
 # OLS and MLE are scale-equivariant, so their $k$ cannot depend on $\sigma$; a
 # histogram on a fixed grid can.
 
-# %%
+# %% tags=["hide-input"]
 est_rows = []
 for sigma in (1.0, 0.02):
     x = sigma * z
@@ -193,13 +191,11 @@ glue("n_mle", f"{n_mle:,}", display=False)
 hist_limit = {s: k0 + b for s, b in bias.items()}
 glue("hist_limit_s1", hist_limit[1.0], display=False)
 glue("hist_limit_s002", hist_limit[0.02], display=False)
-glue("hist_s1_verdict", verdict(round(hist_limit[1.0], 4), NPM_HIST_PAPER[1.0], tol=2e-4),
-     display=False)
-glue("hist_s002_verdict", verdict(round(hist_limit[0.02], 4), NPM_HIST_PAPER[0.02], tol=2e-4),
-     display=False)
+ledger.check("npmhist_sigma1", float(hist_limit[1.0]), fmt=".4f")
+ledger.check("npmhist_sigma002", float(hist_limit[0.02]), fmt=".4f")
 estimators.style.format({"σ": "{:g}", "k": "{:.5f}", "λ / σ": "{:.5f}"}).hide(axis="index")
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Fitted k of three estimators on the same half-normal draws at σ = 1 and σ = 0.02; dashed: the quadrature anchor. Only the histogram estimator depends on σ.", "name": "fig-ms-estimators"}}
 fig, ax = plt.subplots()
 order = ["sample OLS (this book)", "MLE, all values", "npm-weibull-py histogram"]
 for i, sigma in enumerate((1.0, 0.02)):
@@ -209,12 +205,11 @@ for i, sigma in enumerate((1.0, 0.02)):
 ax.axvline(k0, color="black", lw=1, ls="--", label="quadrature $k_0$")
 ax.set_yticks(range(len(order)), order)
 ax.set_xlabel("fitted shape k on the same half-normal draws")
-ax.set_title("Estimators disagree; only the histogram depends on σ")
 ax.legend(loc="lower right")
 plt.show()
 
 # %% [markdown]
-# The histogram estimator returns {glue:text}`k_hist_s1:.4f` at $\sigma = 1$ and
+# The histogram estimator ({numref}`fig-ms-estimators`) returns {glue:text}`k_hist_s1:.4f` at $\sigma = 1$ and
 # {glue:text}`k_hist_s002:.4f` at $\sigma = 0.02$. Relative to the sample fit on
 # the very same numbers its bias is {glue:text}`hist_bias_s1:+.4f` and
 # {glue:text}`hist_bias_s002:+.4f`: a binning artefact of order $10^{-3}$ that
@@ -222,8 +217,8 @@ plt.show()
 # difference is taken on identical draws, their sampling noise cancels, and
 # anchor plus bias predicts the estimator's large-sample value:
 # {glue:text}`hist_limit_s1:.4f` at $\sigma = 1$ and {glue:text}`hist_limit_s002:.4f`
-# at $\sigma = 0.02$, against the 1.2069 and 1.2053 measured for npm-weibull-py 0.4.0
-# on half-normal data ({glue:text}`hist_s1_verdict`, {glue:text}`hist_s002_verdict`). That is as large as the cross-family spread the papers
+# at $\sigma = 0.02$, against the {glue:text}`ledger.npmhist_sigma1.published` and {glue:text}`ledger.npmhist_sigma002.published` measured for npm-weibull-py 0.4.0
+# on half-normal data ({glue:text}`ledger.npmhist_sigma1.verdict`, {glue:text}`ledger.npmhist_sigma002.verdict`). That is as large as the cross-family spread the papers
 # report for the Transmission class, so this book always fits the sorted sample.
 # Maximum likelihood on all values answers a different question (the whole
 # distribution, tails included) and gives {glue:text}`k_mle:.4f` on the first
@@ -235,7 +230,7 @@ plt.show()
 # (6 BERT layers, 22.7 M parameters, every `*.weight` matrix with ≥ 2 dimensions)
 # and fits it pooled and per component kind with {func}`npmk.measure`.
 
-# %%
+# %% tags=["hide-input"]
 import os
 
 if model == "minilm":
@@ -274,7 +269,7 @@ per_kind[["name", "cls", "k", "lam", "r2", "n", "rms", "q99_q50"]].style.format(
     {"k": "{:.4f}", "lam": "{:.5f}", "r2": "{:.5f}", "n": "{:,}", "rms": "{:.5f}", "q99_q50": "{:.3f}"}
 ).hide(axis="index")
 
-# %%
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Weibull shape k per component kind of the measured model, coloured by class; dashed: the half-normal anchor; red: the pooled skeleton.", "name": "fig-ms-kinds"}}
 from npmk.style import CLASS_COLORS
 
 fig, ax = plt.subplots()
@@ -285,7 +280,6 @@ ax.axvline(float(pooled["k"].iloc[0]), color="C3", lw=1.5, label="pooled skeleto
 ax.set_xlim(min(0.9, kinds["k"].min() - 0.05), max(1.3, kinds["k"].max() + 0.05))
 ax.set_xlabel("Weibull shape k (middle 80 %)")
 ax.set_ylabel("component kind")
-ax.set_title(f"{model_label.split(' (')[0]}: k per component kind")
 handles = [plt.Rectangle((0, 0), 1, 1, color=v) for v in CLASS_COLORS.values()]
 ax.legend(handles + ax.get_legend_handles_labels()[0],
           list(CLASS_COLORS) + ax.get_legend_handles_labels()[1], loc="lower right", fontsize=8)
@@ -294,7 +288,7 @@ plt.show()
 # %% [markdown]
 # The pooled skeleton of {glue:text}`model_label` ({glue:text}`minilm_n`
 # weights) reads $k =$ {glue:text}`minilm_k:.4f`, $\lambda =$
-# {glue:text}`minilm_lam:.4f`. The bars show how far each component kind has moved
+# {glue:text}`minilm_lam:.4f`. The bars of {numref}`fig-ms-kinds` show how far each component kind has moved
 # from the Gaussian-initialisation anchor; the colours mark the Transmission and
 # Selection classes of {cite:t}`ding2026weibull`. With the trim, the same model
 # reads as below; a fit over 100 % of the values is undefined as soon as the
@@ -314,7 +308,7 @@ pooled_trims.style.format({"k": "{:.4f}", "lam": "{:.5f}", "r2": "{:.5f}"}, na_r
 # once with `tied="once"` ({doc}`/book/methods`). On a randomly initialised
 # Gemma-style model from {mod}`npmk.zoo` (`tie_word_embeddings` true):
 
-# %%
+# %% tags=["hide-input"]
 from npmk import zoo
 
 tied_model = zoo.build("gemma", tied_zoo_size)

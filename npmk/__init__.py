@@ -19,6 +19,9 @@ The instrument
     realfits      fits and spectra of the registered networks, cached on disk
     measure       the engine behind ``npmk.measure`` and the ``npmk measure`` command
     spectra       spectral statistics of matrices and their drift between checkpoints
+    sweep         ``npmk sweep``: fits over a grid of checkpoints on a Dask cluster
+    quantize      GGUF quantization round trips (gguf's quantizers; Q4_K/Q6_K ported)
+    quant_shift   how far each GGUF type moves a network's Weibull fit
 The lab
     models        the Pythia-style and LLaMA-style models the lab trains
     zoo           randomly initialised models of every supported family
@@ -33,6 +36,9 @@ One analysis module per paper
     database      001  the DATABASE table of per-kind Weibull fits
     emergence     002  change points and lead–lag of statistics against capabilities
     capabilities  002  capability curves (published Pythia evaluations, the lab's probes)
+    runstats      002  weight statistics of a checkpoint series, per class and attention layer
+    prediction    002  the leave-one-out rule: does one curve's event predict another's, across runs
+    dynamics_data 003  readers of the paper's shipped files: force logs, λ trajectories, configs
     dynamics      003  force budget, closed loop, RMS/λ bridge, k-lock
     lambda_phases 003  the rise/peak/relax/floor phases of λ(step) and the AdamW equilibrium
     spline        003  the alignment force recovered from sparse snapshots

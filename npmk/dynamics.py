@@ -33,7 +33,7 @@ book's own training runs (``Run.forces``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import numpy as np
 import pandas as pd

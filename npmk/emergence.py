@@ -72,9 +72,10 @@ class Smoothed:
 class Event:
     """A point on the step axis: step, u = log10(step), rate = dy/du there.
 
-    For :func:`emergence`, ``emerged`` says whether the net gain exceeded the noise
-    threshold and ``gain`` is final − initial smoothed level; for a change point
-    ``emerged`` is True and ``gain`` is NaN.
+    For :func:`emergence`, ``emerged`` says whether the curve reached its level
+    (see there) and ``gain`` is final − initial smoothed level; for a change point
+    ``emerged`` is True, ``gain`` is NaN and ``at_edge`` flags a change point on the
+    first or last analysed step, where the fastest change may lie beyond the data.
     """
 
     step: float
@@ -82,6 +83,7 @@ class Event:
     rate: float
     emerged: bool = True
     gain: float = float("nan")
+    at_edge: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,14 +150,19 @@ def smooth(step, y, *, stderr=None, grid: int = GRID) -> Smoothed:
 
 
 def change_point(step, y, *, stderr=None) -> Event:
-    """The step where the smoothed curve changes fastest per decade (max |dy/du|)."""
+    """The step where the smoothed curve changes fastest per decade (max |dy/du|).
+
+    ``at_edge`` is set when that is the first or last grid point: the curve may still
+    be speeding up where the data end, so the event is a bound, not a location.
+    """
     s = smooth(step, y, stderr=stderr)
     i = int(np.argmax(np.abs(s.dy)))
-    return Event(step=float(10 ** s.u[i]), u=float(s.u[i]), rate=float(s.dy[i]))
+    return Event(step=float(10 ** s.u[i]), u=float(s.u[i]), rate=float(s.dy[i]),
+                 at_edge=i in (0, s.u.size - 1))
 
 
 def emergence(step, y, *, stderr=None, direction: int = 1, n_level: int = 3,
-              min_gain_sigmas: float = 3.0) -> Event:
+              min_gain_sigmas: float = 3.0, level: float | None = None) -> Event:
     """The first step where the smoothed curve reaches halfway from its initial to final level.
 
     Initial and final levels are the means of the smoothed curve at the first and
@@ -163,6 +170,11 @@ def emergence(step, y, *, stderr=None, direction: int = 1, n_level: int = 3,
     and −1 when lower is better (loss, log-perplexity).  The capability counts as
     emerged when the gain has that sign and |final − initial| > ``min_gain_sigmas`` ×
     noise; the halfway step is reported either way.
+
+    With an absolute ``level`` (e.g. accuracy 0.5) the event is instead the first step
+    where the smoothed curve reaches ``level`` in ``direction``, and it counts as
+    emerged only if it does (as well as clearing the noise threshold); otherwise the
+    last step is reported with ``emerged`` False.
     """
     if direction not in (1, -1):
         raise ValueError(f"emergence: direction must be +1 or -1, got {direction!r}")
@@ -171,18 +183,19 @@ def emergence(step, y, *, stderr=None, direction: int = 1, n_level: int = 3,
     at = np.interp(u, s.u, s.y)
     start, end = at[:n_level].mean(), at[-n_level:].mean()
     gain = float(end - start)
-    half = start + 0.5 * gain
-    sign = np.sign(gain) if gain != 0 else 1.0
+    half = start + 0.5 * gain if level is None else float(level)
+    sign = (np.sign(gain) if gain != 0 else 1.0) if level is None else float(direction)
     crossed = np.nonzero(sign * (s.y - half) >= 0)[0]
     i = int(crossed[0]) if crossed.size else s.u.size - 1
-    if i > 0:  # linear interpolation between the grid points around the crossing
+    if crossed.size and i > 0:  # linear interpolation between the grid points around the crossing
         y0, y1 = s.y[i - 1], s.y[i]
         frac = (half - y0) / (y1 - y0) if y1 != y0 else 0.0
         u_cross = s.u[i - 1] + frac * (s.u[i] - s.u[i - 1])
     else:
-        u_cross = s.u[0]
+        u_cross = s.u[i]
+    emerged = direction * gain > min_gain_sigmas * s.noise and (level is None or crossed.size > 0)
     return Event(step=float(10 ** u_cross), u=float(u_cross), rate=float(np.interp(u_cross, s.u, s.dy)),
-                 emerged=bool(direction * gain > min_gain_sigmas * s.noise), gain=gain)
+                 emerged=bool(emerged), gain=gain)
 
 
 def lead_lag_test(u_stat, u_cap, lo, hi, *, n_perm: int = 10_000, seed: int = 0) -> LeadLagTest:
@@ -250,7 +263,7 @@ def lead_lag_table(stats: pd.DataFrame, caps: pd.DataFrame, *, n_perm: int = 10_
     ``stats``: columns model, statistic, step, value.  ``caps``: columns model,
     capability, step, value, direction (+1 higher is better, −1 lower is better).
     Steps < 1 are dropped (no log).  Per (statistic, capability, model): the
-    statistic's change point, the capability's emergence, lag = u_stat − u_cap
+    statistic's change point (cp_at_edge: on the first or last step), the capability's emergence, lag = u_stat − u_cap
     (decades), level_r (Pearson r of the two smoothed *levels* on their shared u
     range — the number the monotone-trend trap inflates), rate_r and rate_p
     (:func:`rate_correlation`).  Summary per (statistic, capability) over the models
@@ -275,7 +288,7 @@ def lead_lag_table(stats: pd.DataFrame, caps: pd.DataFrame, *, n_perm: int = 10_
             level_r = float(np.corrcoef(np.interp(grid, su.u, su.y), np.interp(grid, cu.u, cu.y))[0, 1])
             rc = rate_correlation(s["step"], s["value"], c["step"], c["value"], n_perm=n_perm_rate, seed=seed)
             rows.append({"statistic": statistic, "capability": capability, "model": model,
-                         "u_stat": cp.u, "step_stat": cp.step, "u_cap": em.u, "step_cap": em.step,
+                         "u_stat": cp.u, "step_stat": cp.step, "cp_at_edge": cp.at_edge, "u_cap": em.u, "step_cap": em.step,
                          "emerged": em.emerged, "lag": cp.u - em.u, "lo": lo, "hi": hi,
                          "level_r": level_r, "rate_r": rc.r, "rate_p": rc.p_value})
     detail = pd.DataFrame(rows)

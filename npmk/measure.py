@@ -1,12 +1,13 @@
 """``npmk.measure``: Weibull (k, lambda) of a checkpoint's skeleton, per tensor, per kind or pooled.
 
 Tensors are read in pieces and reduced to per-value counts (:mod:`npmk.counts`)
-on one thread per core (torch's kernels release the GIL, so reading one tensor
-overlaps with counting another), largest first so that no core idles at the
-end, and pooled as they finish (pooling is order-independent); the fit of the pooled counts
-equals the sort-based fit of all skeleton magnitudes concatenated (exactly for
-fp16/bf16, to ~1e-8 in k for fp32). Which tensors are in the skeleton and what
-kind each is comes from :mod:`npmk.skeleton`.
+on as many threads as torch may use cores (``torch.get_num_threads()``); torch's
+kernels release the GIL, so reading one tensor overlaps with counting another.
+The largest tensors go first, so that no core idles at the end, and each is
+pooled as it finishes (pooling is order-independent). The fit of the pooled
+counts equals the sort-based fit of all skeleton magnitudes concatenated
+(exactly for fp16/bf16, to ~1e-8 in k for fp32). Which tensors are in the
+skeleton and what kind each is comes from :mod:`npmk.skeleton`.
 
 Columns of the result (one row per population):
     name      tensor name, kind, or "pooled"
@@ -28,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -212,12 +212,13 @@ def measure(
             keep = pop.sample_idx[lo:hi] - offset
         return _count(ckpt, info, keep)
 
-    # Each thread runs single-threaded torch kernels on its own tensor; torch's intra-op
+    # As many counting threads as torch may use cores (torch.set_num_threads, OMP_NUM_THREADS: 1 in a
+    # Dask worker), each running single-threaded torch kernels on its own tensor; torch's intra-op
     # threads on 1M-element pieces would only add synchronisation.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        _count_all(order, owner, task, progress)
+        _count_all(order, owner, task, threads, progress)
     finally:
         torch.set_num_threads(threads)
     rows = [_row(pop, t, fam, ckpt.label, subsample, seed, keep_going=not isinstance(trim, (int, float)))
@@ -225,22 +226,13 @@ def measure(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _cores() -> int:
-    """CPU cores this process may run on (its affinity mask, which a container or taskset limits)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def _count_all(order: list[TensorInfo], owner, task, progress: bool) -> None:
-    """Count every tensor, one thread per core, and pool each into its population as it finishes.
+def _count_all(order: list[TensorInfo], owner, task, workers: int, progress: bool) -> None:
+    """Count every tensor on ``workers`` threads and pool each into its population as it finishes.
 
     Largest tensors go first (longest-processing-time order), so the last, small
     tensors fill both cores at the end instead of one embedding matrix running alone.
     """
     queue = sorted(order, key=lambda info: -info.numel)  # stable: storage order among equals
-    workers = _cores()
     with tqdm(total=sum(i.numel for i in order), unit="w", unit_scale=True, desc="npmk measure",
               file=sys.stderr, disable=not progress, leave=False) as bar, \
             ThreadPoolExecutor(max_workers=workers) as pool:

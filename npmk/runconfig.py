@@ -73,10 +73,10 @@ SIZE_DEFAULTS: dict[str, dict[str, Any]] = {
     ),
 }
 
-#: Named recipes: a size plus the fields that differ from its defaults, each with its reason.
+#: Named recipes: a size plus the fields that differ from its defaults, each with its reason
+#: (the measurements behind the reasons: book/lab.md).
 PRESETS: dict[str, dict[str, Any]] = {
-    # the book's base run (forces, weight scale, phases, terminal k …).  Measured, pythia seed 0:
-    # λ 0.0177 at init → peak 0.0233 at step 350 → 0.0210 at 1000; seed 1 peaks at the same step
+    # the book's base run (forces, weight scale, phases, terminal k …): λ peaks near step 350 and relaxes
     "base": dict(size="small"),
     # the base recipe at CI scale: the smoke profile's stand-in for "base"
     "tiny": dict(size="tiny"),
@@ -86,8 +86,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # runs at a tenth of the cost, for sweeps that need many runs (η, λ_wd, data coherence)
     "tiny-on-base": dict(size="tiny", **{k: SIZE_DEFAULTS["small"][k] for k in ("steps", "warmup", "lr", "wd")}),
     # the emergence chapter's capability: at η 3e-3 even pure copying data stays at chance, at 1e-3
-    # copy_acc jumps 0.05 → 0.85 between steps 300 and 400; mixing in 25–75 % stdlib windows stalls
-    # it at ≈0.1 through 2000 steps, so the windows are all copying (T/τ = 0.9)
+    # the copying score jumps between steps 300 and 400; natural-text windows mixed in stall it near
+    # chance, so the windows are all copying (T/τ = 0.9)
     "copying": dict(size="small", steps=600, lr=1e-3, wd=1.5, batch=32, seq_len=64, repeat_frac=1.0),
 }
 

@@ -11,7 +11,8 @@ row whose ``error`` holds the message (empty string when the task succeeded).
 
 :func:`sweep` sends the tasks to Dask distributed (an in-process
 ``LocalCluster`` with one single-threaded worker process per core by default,
-or an existing scheduler) and, in the client, writes each finished task's rows
+or an existing scheduler; Dask starts workers with ``OMP_NUM_THREADS=1``, so each
+task counts on one thread and the cores are shared out by the workers) and, in the client, writes each finished task's rows
 atomically (temporary file, then rename) to ``OUT/part-<task key>.parquet``, so
 ``pandas.read_parquet(OUT)`` reads the dataset and a killed client loses only
 the tasks in flight. A rerun skips tasks whose file holds no error and tries
@@ -68,7 +69,7 @@ SCHEMA = pa.schema([
     ("q10", pa.float64()), ("q50", pa.float64()), ("q90", pa.float64()), ("q99", pa.float64()),
     ("q90_q10", pa.float64()), ("q99_q50", pa.float64()),
     ("trim", pa.float64()), ("method", pa.string()), ("dtype", pa.string()), ("n_tensors", pa.int64()),
-    ("family", pa.string()),
+    ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()),
     *((s, pa.float64()) for s in _STATS),
     ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
 ])
@@ -90,7 +91,9 @@ class Task:
     """One checkpoint measured one way: a (source, revision) pair and the fit's options.
 
     source: Hub id or local path (as a string, resolved where the task runs);
-    revision: Hub branch, tag or commit (None: a local path, or the Hub's main).
+    revision: Hub branch, tag or commit (None: a local path, or the Hub's main);
+    by, trim, family, subsample, seed: as :func:`npmk.measure`; spectral: add the
+    median spectral statistics of each row's matrices.
     """
 
     source: str
@@ -99,6 +102,8 @@ class Task:
     trim: float = 0.8
     spectral: bool = False
     family: str | None = None
+    subsample: int | None = None
+    seed: int = 42
 
     @property
     def key(self) -> str:
@@ -116,13 +121,16 @@ class Task:
 
 @dataclass(frozen=True)
 class Spec:
-    """A sweep: every (source, revision) pair in ``pairs`` measured ``by`` each of ``by``."""
+    """A sweep: every (source, revision) pair in ``pairs`` measured ``by`` each of ``by``
+    (the other fields as :class:`Task`)."""
 
     pairs: tuple[tuple[str, str | None], ...]
     by: tuple[str, ...] = ("pooled",)
     trim: float = 0.8
     spectral: bool = False
     family: str | None = None
+    subsample: int | None = None
+    seed: int = 42
 
     def __post_init__(self) -> None:
         from npmk.weibull import body_bounds
@@ -133,6 +141,8 @@ class Spec:
         if bad or not self.by:
             raise ValueError(f"by must be some of {', '.join(BY)}, got {list(self.by)}")
         body_bounds(self.trim)  # a bad trim fails before any task runs
+        if self.subsample is not None and (int(self.subsample) != self.subsample or self.subsample < 1):
+            raise ValueError(f"subsample must be a positive integer, got {self.subsample!r}")
 
     @classmethod
     def grid(cls, sources: Sequence[str], revisions: Sequence[str | None] | None = None, **options) -> "Spec":
@@ -155,6 +165,8 @@ class Spec:
             trim: 0.8
             spectral: false
             family: null               # skeleton rule table when config.json cannot tell
+            subsample: null            # fit this many values drawn per row (NPM-K: 10000000), seed 42
+            seed: 42
         """
         try:
             doc = yaml.safe_load(Path(path).read_text())
@@ -162,7 +174,7 @@ class Spec:
             raise ValueError(f"{path}: cannot read the sweep spec ({exc})") from None
         if not isinstance(doc, dict) or "grid" not in doc:
             raise ValueError(f"{path}: a sweep spec is a mapping with a 'grid' list (see npmk.sweep.Spec.from_yaml)")
-        unknown = set(doc) - {"grid", "by", "trim", "spectral", "family"}
+        unknown = set(doc) - {"grid", "by", "trim", "spectral", "family", "subsample", "seed"}
         if unknown:
             raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} in the sweep spec")
         pairs: list[tuple[str, str | None]] = []
@@ -173,11 +185,12 @@ class Spec:
         by = doc.get("by", ["pooled"])
         return cls(pairs=tuple(pairs), by=tuple([by] if isinstance(by, str) else by),
                    trim=float(doc.get("trim", 0.8)), spectral=bool(doc.get("spectral", False)),
-                   family=doc.get("family"))
+                   family=doc.get("family"), subsample=doc.get("subsample"), seed=int(doc.get("seed", 42)))
 
     def tasks(self) -> list[Task]:
         """The tasks in grid order, duplicates dropped."""
-        tasks = [Task(s, r, b, self.trim, self.spectral, self.family) for s, r in self.pairs for b in self.by]
+        tasks = [Task(s, r, b, self.trim, self.spectral, self.family, self.subsample, self.seed)
+                 for s, r in self.pairs for b in self.by]
         return list(dict.fromkeys(tasks))
 
 
@@ -223,8 +236,9 @@ def _rows(task: Task) -> pd.DataFrame:
     from npmk.measure import measure
 
     ckpt = open_checkpoint(task.source, task.revision)
-    df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, progress=False)
-    df = df.rename(columns={"lam": "lambda"}).drop(columns=["source", "subsample", "seed"])
+    df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,
+                 progress=False)
+    df = df.rename(columns={"lam": "lambda"}).drop(columns=["source"])
     if task.spectral:
         family = task.family or skeleton.family_of(ckpt.config or {})
         df = df.merge(_spectral(ckpt, family, task.by), on="name", how="left")
@@ -307,9 +321,14 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def sweep(spec: Spec, out: str | os.PathLike, *, workers: int | None = None, scheduler: str | None = None,
+def _tasks(spec: Spec | Iterable[Spec]) -> list[Task]:
+    specs = [spec] if isinstance(spec, Spec) else list(spec)
+    return list(dict.fromkeys(t for s in specs for t in s.tasks()))
+
+
+def sweep(spec: Spec | Iterable[Spec], out: str | os.PathLike, *, workers: int | None = None, scheduler: str | None = None,
           client=None, progress: bool = True) -> SweepResult:
-    """Run every unfinished task of ``spec`` on Dask and write its rows under ``out``.
+    """Run every unfinished task of ``spec`` (or of several specs) on Dask and write its rows under ``out``.
 
     Cluster: ``client`` (a ``distributed.Client``) if given; else ``scheduler``
     (address of a running ``dask scheduler``); else an in-process LocalCluster of
@@ -325,7 +344,7 @@ def sweep(spec: Spec, out: str | os.PathLike, *, workers: int | None = None, sch
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = spec.tasks()
+    tasks = _tasks(spec)
     todo = [t for t in tasks if not _finished(out, t)]
     result = SweepResult(out, len(tasks), len(tasks) - len(todo), len(todo))
     if not todo:
@@ -369,15 +388,15 @@ def sweep(spec: Spec, out: str | os.PathLike, *, workers: int | None = None, sch
     return result
 
 
-def load(out: str | os.PathLike, spec: Spec | None = None) -> pd.DataFrame:
-    """The rows under ``out`` (all, or those of ``spec``'s tasks), in task order, then row order,
+def load(out: str | os.PathLike, spec: Spec | Iterable[Spec] | None = None) -> pd.DataFrame:
+    """The rows under ``out`` (all, or those of the tasks of ``spec``), in task order, then row order,
     with the column types :func:`run_task` returns (integers as nullable Int64).
 
     The same rows as ``pandas.read_parquet(out)``, which may order them differently.
     """
     out = Path(out)
     if spec is not None:
-        files = [out / t.filename for t in spec.tasks() if (out / t.filename).is_file()]
+        files = [out / t.filename for t in _tasks(spec) if (out / t.filename).is_file()]
     else:
         files = sorted(out.glob("part-*.parquet"))
     tables = [pq.read_table(f, schema=SCHEMA) for f in files] or [SCHEMA.empty_table()]
@@ -415,6 +434,9 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--spectral", action="store_true",
                         help="add spectral statistics (alpha, stable/effective rank, spectral norm; row medians)")
     parser.add_argument("--family", default=None, help="skeleton rule table when config.json cannot tell")
+    parser.add_argument("--subsample", type=int, default=None,
+                        help="fit this many magnitudes drawn per row (NPM-K: 10000000); default: all values")
+    parser.add_argument("--seed", type=int, default=42, help="seed of --subsample (default 42)")
     parser.add_argument("--out", type=Path, required=True, help="directory of the Parquet dataset")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, help="local cluster of N worker processes (default: cores)")
@@ -428,7 +450,7 @@ def cli(argv: list[str]) -> int:
             spec = Spec.from_yaml(args.spec)
         else:
             spec = Spec.grid(args.source, args.revisions, by=tuple(args.by), trim=args.trim,
-                             spectral=args.spectral, family=args.family)
+                             spectral=args.spectral, family=args.family, subsample=args.subsample, seed=args.seed)
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be a positive integer, got {args.workers}")
     except ValueError as exc:

@@ -148,15 +148,22 @@ def ols_from_centered(sxx: float, sxy: float, syy: float, xbar: float, ybar: flo
     return k, lam, r2
 
 
-def fit(x, trim: float = 0.8, *, name: str = "x", presorted: bool = False) -> WeibullFit:
+def fit(x, trim: float = 0.8, *, name: str = "x", presorted: bool = False, zeros: str = "refuse") -> WeibullFit:
     """Probability-plot Weibull fit of magnitudes ``x`` by sorting (the reference).
 
     x: nonnegative finite values (any shape; numpy array, list or torch tensor).
-    Zeros count as values (they take ranks) but must not fall inside the body,
-    where ln 0 is undefined. presorted: x is already ascending (checked), so no
-    sorted copy is made. Beyond the float64 values (and their sorted copy unless
-    presorted), memory is O(block): the sums run over blocks of ranks.
+    Zeros count as values (they take ranks). Tied values take consecutive ranks,
+    each its own plotting position, as in a sort. zeros: what to do when zeros
+    reach into the body, where ln 0 is undefined: "refuse" (FitError) or
+    "censor": treat them as left-censored below the smallest positive value, so
+    the body keeps its plotting positions (i - 0.5)/n over all n values but the
+    regression starts at the first positive rank (method "sort-censored").
+    presorted: x is already ascending (checked), so no sorted copy is made.
+    Beyond the float64 values (and their sorted copy unless presorted), memory
+    is O(block): the sums run over blocks of ranks.
     """
+    if zeros not in ("refuse", "censor"):
+        raise ValueError(f"zeros must be 'refuse' or 'censor', got {zeros!r}")
     v = _as_magnitudes(x, name)
     if not presorted:
         v = np.sort(v)
@@ -164,15 +171,19 @@ def fit(x, trim: float = 0.8, *, name: str = "x", presorted: bool = False) -> We
         raise ValueError(f"{name}: presorted=True but the values are not in ascending order")
     n = v.size
     i_lo, i_hi = body_ranks(n, trim)
+    method = "sort"
+    if n > 0 and i_lo <= n and v[i_lo - 1] == 0.0:
+        n_zero = int(np.searchsorted(v, 0.0, side="right"))
+        if zeros == "refuse":
+            raise FitError(
+                f"{name}: {n_zero} of {n} values are zero and reach into the fitted body (ranks {i_lo}..{i_hi}); "
+                "ln 0 is undefined, so the body must hold positive values only (zeros='censor' fits above them)"
+            )
+        i_lo, method = n_zero + 1, "sort-censored"
     n_body = i_hi - i_lo + 1
     if n_body < MIN_BODY:
-        raise FitError(f"{name}: {n} values leave {max(n_body, 0)} in the {trim:.0%} body; a fit needs at least {MIN_BODY}")
-    if v[i_lo - 1] == 0.0:
-        zeros = int(np.searchsorted(v, 0.0, side="right"))
-        raise FitError(
-            f"{name}: {zeros} of {n} values are zero and reach into the fitted body (ranks {i_lo}..{i_hi}); "
-            "ln 0 is undefined, so the body must hold positive values only"
-        )
+        raise FitError(f"{name}: {n} values leave {max(n_body, 0)} positive ones in the {trim:.0%} body; "
+                       f"a fit needs at least {MIN_BODY}")
     # Sums about a centre inside the body (the middle rank) keep the centering exact enough.
     mid = (i_lo + i_hi) // 2
     cx, cy = math.log(v[mid - 1]), float(plotting_y(mid, n))
@@ -191,7 +202,7 @@ def fit(x, trim: float = 0.8, *, name: str = "x", presorted: bool = False) -> We
         cdf = weibull_cdf(v[a - 1 : b], k, lam)
         ranks = np.arange(a, b + 1)
         ks = max(ks, float(np.max(np.maximum(ranks / n - cdf, cdf - (ranks - 1) / n))))
-    return WeibullFit(k, lam, r2, ks, n, n_body, float(trim), "sort")
+    return WeibullFit(k, lam, r2, ks, n, n_body, float(trim), method)
 
 
 _BLOCK = 1 << 22

@@ -221,3 +221,15 @@ def test_bad_inputs_raise():
         dy.closed_loop(forces, traj, 1000, grid="daily")
     with pytest.raises(ValueError, match="do not overlap"):
         dy.closed_loop(forces, traj.assign(step=traj["step"] + 500), 1000)
+
+
+def test_force_excess_is_one_for_an_exact_log_and_measures_over_prediction():
+    forces, _, _ = _weibull_trajectory(n_params=1000)
+    exact = dy.force_excess(forces, 1000)
+    np.testing.assert_allclose(exact["ratio"], 1.0, rtol=1e-9)
+    inflated = dy.force_excess(forces.assign(align=1.1 * forces["align"]), 1000)
+    np.testing.assert_allclose(inflated["ratio"], 1.1, rtol=1e-9)
+    # the paper's logs over-predict the growth of ‖W‖²: net force / logged change ≈ 1.12 over the run
+    f = dd.load_force_log("baseline")
+    excess = dy.force_excess(f[f["group"] == "class:Transmission"], dd.class_params(dd.load_config("pythia")))
+    assert abs(excess["predicted"].sum() / excess["logged"].sum() - 1.124) < 1e-3

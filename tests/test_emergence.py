@@ -97,3 +97,20 @@ def test_lead_lag_table_separates_planted_from_decoy():
     assert summary.loc["planted", "p_lag"] < 0.01 and summary.loc["planted", "max_abs_lag"] < 0.2
     assert summary.loc["decoy", "p_lag"] > 0.2
     assert len(t.detail) == 6
+
+
+def test_change_point_on_the_last_step_is_flagged():
+    u = np.log10(STEPS)
+    rising = np.exp(3 * (u - u[-1]))  # still accelerating where the data end
+    assert change_point(STEPS, rising).at_edge
+    assert not change_point(STEPS, _sigmoid(3.0)).at_edge
+
+
+def test_emergence_at_an_absolute_level():
+    y = _sigmoid(3.0, lo=0.0, hi=0.9)  # crosses 0.5 a little after its midpoint
+    e = emergence(STEPS, y, level=0.5)
+    assert e.emerged and 3.0 < e.u < 3.2
+    stalled = _sigmoid(3.0, lo=0.0, hi=0.3)  # a clear gain that never reaches the level
+    s = emergence(STEPS, stalled, level=0.5)
+    assert not s.emerged and s.u == pytest.approx(np.log10(STEPS[-1]))
+    assert emergence(STEPS, stalled).emerged  # the relative (halfway) definition would count it

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from npmk.runs import Run, RunConfig
-from npmk.snapshots import snapshot_fits
+from npmk.snapshots import COLUMNS, snapshot_fits, weight_fits
 from npmk.lambda_phases import detect_lambda_phases
 from npmk.weibull import fit
 
@@ -64,8 +64,19 @@ def test_pooled_rows_add_up_the_tensor_rows_and_equal_a_direct_fit():
     assert list(only.level) == ["class"]
     with pytest.raises(ValueError, match="levels"):
         snapshot_fits(run, [300], levels=("block",))
-    with pytest.raises(ValueError, match="no gpt_neox matrices of classes"):
+    with pytest.raises(ValueError, match="snapshot 300 of fake-run: no gpt_neox matrices of classes"):
         snapshot_fits(run, [300], classes=("Nonsense",))
+    with pytest.raises(ValueError, match="no steps"):
+        snapshot_fits(run, [])
+
+
+def test_weight_fits_is_one_snapshot_of_the_table():
+    run = _FakeRun()
+    one = weight_fits(run.snapshot(10), "gpt_neox", classes=("Transmission", "Selection"), levels=("layer", "class"))
+    table = snapshot_fits(run, [10], classes=("Transmission", "Selection"), levels=("layer", "class"))
+    assert list(table.columns) == COLUMNS and list(one.columns) == COLUMNS[1:]
+    assert one.equals(table.drop(columns="step"))
+    assert set(one[one.level == "layer"].name) >= {"Selection/L0", "Transmission/L1"}
 
 
 def _run_with_steps(steps: list[int]) -> Run:

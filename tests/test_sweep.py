@@ -201,3 +201,13 @@ def test_yaml_spec(tmp_path):
         Spec.from_yaml(path)
     with pytest.raises(ValueError, match="trim"):
         Spec.grid(["x"], trim=1.5)
+
+
+def test_subsample_is_passed_to_measure_and_recorded(hub):
+    from npmk.measure import measure
+
+    task = Task("npmk-test/neox-fp16", "step2", subsample=5_000, seed=3)
+    row = run_task(task).iloc[0]
+    want = measure("npmk-test/neox-fp16", revision="step2", subsample=5_000, seed=3, progress=False).iloc[0]
+    assert (row.subsample, row.seed, row.k, row["lambda"]) == (5_000, 3, want.k, want.lam)
+    assert task.key != Task("npmk-test/neox-fp16", "step2").key

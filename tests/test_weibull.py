@@ -162,3 +162,24 @@ def test_bad_trim_and_mle_inputs():
         W.fit(np.arange(1.0, 10.0), trim=0.0)
     with pytest.raises(W.FitError, match="zeros"):
         W.fit_mle(np.r_[0.0, np.arange(1.0, 10.0)])
+
+
+def test_censored_fit_regresses_the_positive_body_at_full_sample_plotting_positions():
+    rng = np.random.default_rng(7)
+    pos = np.sort(rng.weibull(1.2, 1800) * 0.03)
+    x = np.r_[np.zeros(300), pos]  # zeros take ranks 1..300; the 80% body starts at rank 211
+    got = W.fit(rng.permutation(x), zeros="censor", name="q4_0 tensor")
+    n = x.size
+    i_lo, i_hi = W.body_ranks(n, 0.8)
+    ranks = np.arange(301, i_hi + 1)  # positive ranks of the body only
+    slope, intercept = np.polyfit(np.log(np.sort(x)[ranks - 1]), W.plotting_y(ranks, n), 1)
+    assert got.method == "sort-censored" and got.n == n and got.n_body == ranks.size
+    assert got.k == pytest.approx(slope, rel=1e-10)
+    assert got.lam == pytest.approx(math.exp(-intercept / slope), rel=1e-9)
+    # zeros below the body change nothing: the same call is the plain fit
+    plain = np.r_[np.zeros(100), pos]
+    assert W.fit(plain, zeros="censor") == W.fit(plain)
+    with pytest.raises(ValueError, match="zeros must be"):
+        W.fit(x, zeros="drop")
+    with pytest.raises(W.FitError, match="positive ones"):
+        W.fit(np.r_[np.zeros(95), 1.0, 2.0, 3.0, 4.0, 5.0], zeros="censor")
