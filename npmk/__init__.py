@@ -44,6 +44,7 @@ One analysis module per paper
     spline        003  the alignment force recovered from sparse snapshots
 The book machinery
     ledger        verdicts of our numbers against the published ones
+    page          what a chapter shows besides prose: glued values, formatted tables, the rerun note
     style         one figure style
     book          executing the chapters and building the HTML (``npmk book``, ``npmk run``)
     cli           the ``npmk`` command

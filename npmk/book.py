@@ -311,6 +311,7 @@ def execute_chapter(name: str, layout: Layout, parameters: dict | None = None,
     tmp = layout.tree / "running" / f"{name}.ipynb"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     layout.executed.mkdir(parents=True, exist_ok=True)
+    os.environ["NPMK_PROFILE"] = layout.profile  # the page's rerun note (npmk.page) names it
     try:
         executed = pm.execute_notebook(
             nb, str(tmp), parameters=params, kernel_name="python3", language="python",

@@ -42,7 +42,7 @@ import numpy as np
 from npmk._files import write_atomic
 from npmk.data import cache_dir, fetch
 
-__all__ = ["Corpus", "load", "read_text", "split", "corrupt", "stdlib_files", "EOT"]
+__all__ = ["Corpus", "load", "read_text", "split", "corrupt", "stdlib_files", "stdlib_docstrings", "EOT"]
 
 EOT = "<|endoftext|>"
 _SKIP_DIRS = {"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__"}
@@ -84,6 +84,35 @@ def stdlib_files() -> tuple[Path, list[Path]]:
         dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]  # prune site-packages etc.
         files += [Path(dirpath, f) for f in filenames if f.endswith(".py")]
     return root, sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def stdlib_docstrings(min_chars: int = 40) -> Path:
+    """The standard library's docstrings as one text file: an offline prose corpus.
+
+    Every module, class and function docstring longer than ``min_chars``
+    characters, in :func:`stdlib_files` order, joined by blank lines; written
+    once (atomically) under ``$NPMK_CACHE/corpora/`` and reused.  English
+    written by programmers about code: prose from one domain.
+    """
+    import ast
+
+    out = cache_dir() / "corpora" / f"stdlib_docstrings_{min_chars}.txt"
+    if out.exists():
+        return out
+    _, files = stdlib_files()
+    docs = []
+    for path in files:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue  # a few stdlib files are deliberately invalid (test data for the parsers)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if doc and len(doc) > min_chars:
+                    docs.append(doc)
+    write_atomic(out, "\n\n".join(docs).encode("utf-8"))
+    return out
 
 
 def read_text(source: str | os.PathLike, max_bytes: int) -> list[str]:

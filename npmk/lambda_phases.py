@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "peak_summary",
     "LAMBDA_PHASES",
     "LambdaPhases",
     "detect_lambda_phases",
@@ -174,3 +175,22 @@ def equilibrium_ratio(align: Any, inject: Any, decay: Any) -> np.ndarray:
     if np.any(d <= 0):
         raise ValueError("decay force must be positive (weight decay off?) for the equilibrium ratio")
     return (-a + i) / d
+
+
+def peak_summary(run, lam: pd.DataFrame, cls: str = "Transmission") -> dict[str, float]:
+    """The peak of a lab run's λ(step) and what drove it.
+
+    ``lam`` has columns step and lam (one class's pooled λ per snapshot, e.g.
+    from :func:`npmk.snapshots.snapshot_fits`).  Returns peak_lam, peak_step,
+    end_lam, relaxed (from :func:`detect_lambda_phases`), mean_minus_align_q1
+    (mean −A of the class over the first quarter of the steps, ‖W‖² units per
+    step), T_over_tau (:func:`decay_horizon`) and final_val_loss (nats, the
+    run's last probe).
+    """
+    ph = detect_lambda_phases(lam.step.to_numpy(), lam.lam.to_numpy())
+    f = run.forces[run.forces.group == f"class:{cls}"]
+    early = f[f.step < run.config.steps // 4]
+    return {"peak_lam": ph.peak_value, "peak_step": ph.peak_step, "end_lam": ph.end_value, "relaxed": ph.relaxed,
+            "mean_minus_align_q1": float(-early["align"].mean()),
+            "T_over_tau": decay_horizon(f["lr"].to_numpy(), run.config.wd),
+            "final_val_loss": float(run.probes.sort_values("step").val_loss.iloc[-1])}

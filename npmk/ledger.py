@@ -38,16 +38,15 @@ CLAIMS_CSV = Path(__file__).resolve().parent.parent / "data" / "published" / "cl
 #: the verdict vocabulary, with the sentence that explains each word on the ledger page
 VERDICTS: dict[str, str] = {
     "reproduced": "our number equals the published value within the stated tolerance "
-                  "(for most claims, half a unit of the last printed digit)",
-    "consistent": "our number lies inside the published interval or bound, or meets the published "
-                  "statement",
+    "(for most claims, half a unit of the last printed digit)",
+    "consistent": "our number lies inside the published interval or bound, or meets the published statement",
     "miss": "our number lies outside the published value's tolerance or the published interval",
     "not tested offline": "the check needs something this machine cannot reach (a model on the "
-                          "Hugging Face Hub, a file the authors did not ship)",
+    "Hugging Face Hub, a file the authors did not ship)",
     "no verdict": "the paper states the claim without a number to compare with; our number is "
-                  "shown for context",
+    "shown for context",
     "not run in this profile": "the chapter, or the part of it that measures this claim, did not "
-                               "run in this build",
+    "run in this build",
 }
 
 #: evidence kinds, in the order the ledger lists them, with their headings
@@ -109,25 +108,40 @@ class Claim:
         cid = row.get("id", "").strip()
         try:
             claim = cls(
-                id=cid, chapter=row["chapter"].strip(), evidence=row["evidence"].strip(),
+                id=cid,
+                chapter=row["chapter"].strip(),
+                evidence=row["evidence"].strip(),
                 description=row["description"].strip(),
-                value=_number(row["value"]), lo=_number(row["lo"]), hi=_number(row["hi"]),
-                unit=row["unit"].strip(), statement=row["statement"].strip(),
-                source=row["source"].strip(), where=row["where"].strip(),
-                tol=_number(row["tol"]) or 0.0, tol_source=row["tol_source"].strip(),
-                offline=row["offline"].strip(), glue=row["glue"].strip(),
-                glue_verdict=row["glue_verdict"].strip(), fmt=row["fmt"].strip() or ".4g",
-                note=row["note"].strip(), value_text=row["value"].strip(),
-                lo_text=row["lo"].strip(), hi_text=row["hi"].strip(),
+                value=_number(row["value"]),
+                lo=_number(row["lo"]),
+                hi=_number(row["hi"]),
+                unit=row["unit"].strip(),
+                statement=row["statement"].strip(),
+                source=row["source"].strip(),
+                where=row["where"].strip(),
+                tol=_number(row["tol"]) or 0.0,
+                tol_source=row["tol_source"].strip(),
+                offline=row["offline"].strip(),
+                glue=row["glue"].strip(),
+                glue_verdict=row["glue_verdict"].strip(),
+                fmt=row["fmt"].strip() or ".4g",
+                note=row["note"].strip(),
+                value_text=row["value"].strip(),
+                lo_text=row["lo"].strip(),
+                hi_text=row["hi"].strip(),
             )
         except KeyError as exc:
             raise ClaimError(f"claims.csv row {cid!r} lacks the column {exc}") from None
         except ValueError as exc:
-            raise ClaimError(f"claims.csv row {cid!r}: a value, lo, hi or tol is not a number ({exc})") from None
+            raise ClaimError(
+                f"claims.csv row {cid!r}: a value, lo, hi or tol is not a number ({exc})"
+            ) from None
         if not cid:
             raise ClaimError(f"claims.csv has a row without an id: {row}")
         if claim.evidence not in EVIDENCE:
-            raise ClaimError(f"claim {cid!r}: evidence {claim.evidence!r} is not one of {', '.join(EVIDENCE)}")
+            raise ClaimError(
+                f"claim {cid!r}: evidence {claim.evidence!r} is not one of {', '.join(EVIDENCE)}"
+            )
         if claim.value is not None and (claim.lo is not None or claim.hi is not None):
             raise ClaimError(f"claim {cid!r} gives both a value and an interval")
         if claim.value is None and claim.lo is None and claim.hi is None and not claim.statement:
@@ -177,7 +191,9 @@ class Claim:
             return "consistent" if inside else "miss"
         ours = float(ours)
         if math.isnan(ours):
-            raise ClaimError(f"claim {self.id!r}: our value is NaN; pass None with why= if it was not measured")
+            raise ClaimError(
+                f"claim {self.id!r}: our value is NaN; pass None with why= if it was not measured"
+            )
         if self.value is not None:
             return "reproduced" if abs(ours - self.value) <= self.tol else "miss"
         if not self.numeric:
@@ -247,8 +263,15 @@ class Check:
     value: float | None
 
 
-def check(claim_id: str, ours: float | bool | tuple[float, float] | None, *, fmt: str | None = None,
-          shown: str | None = None, why: str = "", display: bool = True) -> Check:
+def check(
+    claim_id: str,
+    ours: float | bool | tuple[float, float] | None,
+    *,
+    fmt: str | None = None,
+    shown: str | None = None,
+    why: str = "",
+    display: bool = True,
+) -> Check:
     """Compare ``ours`` with the published claim ``claim_id`` and glue the result.
 
     ``ours`` is a number, a bool (does the published statement hold?), our
@@ -270,8 +293,10 @@ def check(claim_id: str, ours: float | bool | tuple[float, float] | None, *, fmt
     value: float | None = None
     if ours is None:
         if not (c.offline or why):
-            raise ClaimError(f"claim {claim_id!r}: ours is None but neither the claim's offline column "
-                             "nor why= says why it was not measured")
+            raise ClaimError(
+                f"claim {claim_id!r}: ours is None but neither the claim's offline column "
+                "nor why= says why it was not measured"
+            )
         verdict, text = "not tested offline", shown or DASH
     else:
         if hasattr(ours, "item") and not isinstance(ours, tuple):
@@ -310,6 +335,31 @@ def verdict(ours: float, published: float | tuple[float, float], tol: float = 0.
     if abs(ours - published) <= tol:
         return "reproduced"
     return f"miss ({ours:.4g} vs {published:.4g}, off by {ours - published:+.3g})"
+
+
+def show(checks: list[Check]) -> None:
+    """Display a chapter's slice of the ledger: claim, published value with its source, ours, verdict.
+
+    The verdict words are explained on the ledger page, which lists the same rows.
+    """
+    from IPython.display import Markdown, display
+
+    display(Markdown(ledger_table(checks)))
+
+
+def ledger_table(checks: list[Check]) -> str:
+    """The markdown table that :func:`show` displays.
+
+    >>> print(ledger_table([check("ffn_cv", 0.48, fmt=".2f", display=False)]))
+    | Claim | Published | Ours | Verdict |
+    |---|---|---|---|
+    | Cross-family CV of the per-entry FFN $k$ | 0.51% {cite:p}`ding2026weibull` | 0.48% | *miss* |
+    """
+    return _table(
+        ["Claim", "Published", "Ours", "Verdict"],
+        [[c.claim.description, f"{c.claim.published} {{cite:p}}`{c.claim.source}`", c.ours, f"*{c.verdict}*"]
+         for c in checks],
+    )
 
 
 def number_or_dash(value: float | None, spec: str = ".4f") -> str:
@@ -388,8 +438,12 @@ def row(c: Claim, glued: dict[str, object] | None) -> Row:
     ours = glued.get(c.glue) if c.glue else None
     legacy = glued.get(c.glue_verdict) if c.glue_verdict else None
     if isinstance(ours, (int, float)) and not isinstance(ours, bool) and not math.isnan(ours):
-        return Row(c, c.format(ours), c.judge(ours) if c.numeric or legacy is None
-                   else _legacy_verdict(c, str(legacy)), ran=True)
+        return Row(
+            c,
+            c.format(ours),
+            c.judge(ours) if c.numeric or legacy is None else _legacy_verdict(c, str(legacy)),
+            ran=True,
+        )
     shown = str(ours) if ours is not None and str(ours) not in ("", "nan") else DASH
     if legacy is not None:
         return Row(c, shown, _legacy_verdict(c, str(legacy)), ran=True)
@@ -413,13 +467,16 @@ def rows(executed_dir: Path, claims: dict[str, Claim] | None = None) -> list[Row
 
 # --- writing the pages -----------------------------------------------------------------------
 
+
 def _cell(text: str) -> str:
     """Text safe inside a markdown table cell: one line, ``|`` escaped."""
     return " ".join(str(text).split()).replace("|", r"\|")
 
 
-def _table(header: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def _table(header: list[str], body: list[list[str]], numeric_from: int | None = None) -> str:
+    """A markdown table; columns from ``numeric_from`` on are right-aligned (counts)."""
+    align = ["--:|" if numeric_from is not None and i >= numeric_from else "---|" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "".join(align)]
     lines += ["| " + " | ".join(_cell(x) for x in r) + " |" for r in body]
     return "\n".join(lines)
 
@@ -450,8 +507,10 @@ def _counts(all_rows: list[Row]) -> str:
     for ev, label in EVIDENCE.items():
         mine = [r for r in all_rows if r.claim.evidence == ev]
         if mine:
-            body.append([label] + [str(sum(r.verdict == v for r in mine)) for v in verdicts] + [str(len(mine))])
-    return _table(["Evidence"] + [f"*{v}*" for v in verdicts] + ["claims"], body)
+            body.append(
+                [label] + [str(sum(r.verdict == v for r in mine)) for v in verdicts] + [str(len(mine))]
+            )
+    return _table(["Evidence"] + [f"*{v}*" for v in verdicts] + ["claims"], body, numeric_from=1)
 
 
 def ledger_markdown(executed_dir: Path, page_dir: Path, claims: dict[str, Claim] | None = None) -> str:
@@ -495,15 +554,34 @@ def ledger_markdown(executed_dir: Path, page_dir: Path, claims: dict[str, Claim]
             group = [r for r in mine if r.claim.evidence == ev]
             if not group:
                 continue
-            parts += [f"**{label}**", "", _table(
-                ["Claim", "Published", "Source", "Tolerance", "Ours", "Verdict"],
-                [[r.claim.description, r.claim.published, _source(r.claim),
-                  _tolerance(r.claim), r.ours, f"*{r.verdict}*"] for r in group]), ""]
-        notes = [r.claim for r in mine if r.claim.note or (r.verdict == "not tested offline" and r.claim.offline)]
+            parts += [
+                f"**{label}**",
+                "",
+                _table(
+                    ["Claim", "Published", "Source", "Tolerance", "Ours", "Verdict"],
+                    [
+                        [
+                            r.claim.description,
+                            r.claim.published,
+                            _source(r.claim),
+                            _tolerance(r.claim),
+                            r.ours,
+                            f"*{r.verdict}*",
+                        ]
+                        for r in group
+                    ],
+                ),
+                "",
+            ]
+        notes = [
+            r.claim for r in mine if r.claim.note or (r.verdict == "not tested offline" and r.claim.offline)
+        ]
         if notes:
             parts += ["Notes:", ""]
             for c in notes:
-                why = " ".join(x for x in (c.note, f"Not tested offline: {c.offline}." if c.offline else "") if x)
+                why = " ".join(
+                    x for x in (c.note, f"Not tested offline: {c.offline}." if c.offline else "") if x
+                )
                 parts.append(f"- {c.description}: {why}")
             parts.append("")
     return "\n".join(parts).rstrip() + "\n"
@@ -518,8 +596,9 @@ def _tolerance(c: Claim) -> str:
     return f"± {tol} ({c.tol_source})" if c.tol_source else f"± {tol}"
 
 
-def summary_markdown(executed_dir: Path, ledger_doc: str = "ledger",
-                     claims: dict[str, Claim] | None = None) -> str:
+def summary_markdown(
+    executed_dir: Path, ledger_doc: str = "ledger", claims: dict[str, Claim] | None = None
+) -> str:
     """The landing page's results summary: counts by evidence and verdict, then every
     independently measured claim with its outcome (misses included).
 
@@ -528,21 +607,25 @@ def summary_markdown(executed_dir: Path, ledger_doc: str = "ledger",
     all_rows = rows(Path(executed_dir), claims)
     independent = [r for r in all_rows if r.claim.evidence == "independent"]
     count = {v: sum(r.verdict == v for r in independent) for v in VERDICTS}
-    return "\n".join([
-        f"The book tests {len(independent)} of the papers' claims by its own measurements (its own "
-        f"training runs, real networks). In this build: {count['reproduced'] + count['consistent']} "
-        f"agree with the published value, {count['miss']} miss, {count['not tested offline']} "
-        f"need data this machine cannot reach, {count['not run in this profile']} were not run in "
-        f"this profile and {count['no verdict']} have no published number to compare with. The "
-        f"{{doc}}`ledger <{ledger_doc}>` lists every claim with its source and tolerance, "
-        "including those re-derived from the authors' own files.",
-        "",
-        _counts(all_rows),
-        "",
-        _table(["Claim measured independently here", "Published", "Ours", "Verdict"],
-               [[r.claim.description, r.claim.published, r.ours, f"*{r.verdict}*"] for r in independent]),
-        "",
-    ])
+    return "\n".join(
+        [
+            f"The book tests {len(independent)} of the papers' claims by its own measurements (its own "
+            f"training runs, real networks). In this build: {count['reproduced'] + count['consistent']} "
+            f"agree with the published value, {count['miss']} miss, {count['not tested offline']} "
+            f"need data this machine cannot reach, {count['not run in this profile']} were not run in "
+            f"this profile and {count['no verdict']} have no published number to compare with. The "
+            f"{{doc}}`ledger <{ledger_doc}>` lists every claim with its source and tolerance, "
+            "including those re-derived from the authors' own files.",
+            "",
+            _counts(all_rows),
+            "",
+            _table(
+                ["Claim measured independently here", "Published", "Ours", "Verdict"],
+                [[r.claim.description, r.claim.published, r.ours, f"*{r.verdict}*"] for r in independent],
+            ),
+            "",
+        ]
+    )
 
 
 def _write(text: str, out: Path) -> Path:

@@ -179,6 +179,16 @@ def measure(
     stores it.  For a file source the alias is known from the config
     (``tie_word_embeddings: true`` on a causal LM whose files hold no
     ``lm_head.weight``).
+
+    Examples
+    --------
+    A randomly initialised Pythia-style model sits on the half-normal anchor:
+
+    >>> from npmk import measure, zoo
+    >>> model = zoo.build("gpt_neox", size="tiny", seed=0)
+    >>> row = measure(model, progress=False).iloc[0]
+    >>> row["family"], bool(abs(row["k"] - 1.2054) < 0.02)
+    ('gpt_neox', True)
     """
     if by not in BY:
         raise ValueError(f"by must be one of {BY}, got {by!r}")

@@ -11,17 +11,17 @@ For each snapshot (step, weights) of a run, and each *group* of skeleton matrice
 
 the statistics (columns ``statistic``, ``value``) are
 
-=====================  =====================================================================
-spectral_norm          σ₁ of each matrix, median over the group
-stable_rank            ‖W‖²_F / σ₁², median over the group
-effective_rank         exp(H(σ/Σσ)) (Roy & Vetterli 2007), median over the group
-alpha                  power-law exponent of the ESD tail of WᵀW (:func:`npmk.spectra.fit_powerlaw`), median
-cosine                 ⟨W_s, W_t⟩ / (‖W_s‖_F‖W_t‖_F) to the previous snapshot s, median (NaN at the first)
-rel_change             ‖W_t − W_s‖_F / ‖W_s‖_F / log10(t/s): relative change per decade of steps,
-                       median (NaN at the first snapshot and after step 0, where log10 is undefined)
-weibull_k, weibull_lam Weibull shape and scale of the pooled |w| of the group (:func:`npmk.weibull.fit`,
-                       middle-80 % probability-plot OLS)
-=====================  =====================================================================
+======================  =====================================================================
+spectral_norm           σ₁ of each matrix, median over the group
+stable_rank             ‖W‖²_F / σ₁², median over the group
+effective_rank          exp(H(σ/Σσ)) (Roy & Vetterli 2007), median over the group
+alpha                   power-law exponent of the ESD tail of WᵀW (:func:`npmk.spectra.fit_powerlaw`), median
+cosine                  ⟨W_s, W_t⟩ / (‖W_s‖_F‖W_t‖_F) to the previous snapshot s, median (NaN at the first)
+rel_change              ‖W_t − W_s‖_F / ‖W_s‖_F / log10(t/s): relative change per decade of steps,
+                        median (NaN at the first snapshot and after step 0, where log10 is undefined)
+weibull_k, weibull_lam  Weibull shape and scale of the pooled |w| of the group (:func:`npmk.weibull.fit`,
+                        middle-80 % probability-plot OLS)
+======================  =====================================================================
 
 Spectral statistics are per matrix and then a median because matrices of one
 group differ in shape (a median of ranks of 128×512 and 128×128 matrices is a

@@ -435,3 +435,34 @@ def attention_arch(config: Any) -> AttentionArch:
     else:
         arch = "GQA"
     return AttentionArch(arch, n_q, n_kv, merged)
+
+
+#: kinds the reference library names differently but means the same (GeLU MLP matrices)
+REFERENCE_SYNONYMS = {"ffn_in": "up", "ffn_out": "down"}
+
+
+def reference_disagreements(table: pd.DataFrame) -> pd.DataFrame:
+    """Where npm-weibull-py 0.4.0's name matcher disagrees with the rule tables.
+
+    ``table`` is an :func:`audit` (any columns added).  The reference infers a
+    kind from a name by substring tests (its private
+    ``_infer_kind_from_param_name``); its ``up``/``down`` for a GeLU MLP count
+    as our ``ffn_in``/``ffn_out``.  Returns the rows that disagree, with
+    ``reference_kind`` and a ``disagreement`` in words: a kind for an excluded
+    tensor, no kind for a skeleton matrix, or a different kind.
+    """
+    from npm_weibull.workflow.diagnose import _infer_kind_from_param_name as reference_kind
+
+    def why(name: str, include: bool, kind: str | None) -> str | None:
+        ref, ours = reference_kind(name), (kind if include else None)
+        if ref == REFERENCE_SYNONYMS.get(ours, ours):
+            return None
+        if ours is None:
+            return f"reference gives {ref!r} to an excluded tensor"
+        if ref is None:
+            return f"reference has no kind for {ours}"
+        return f"reference says {ref!r}, rule says {ours!r}"
+
+    out = table.assign(reference_kind=[reference_kind(n) for n in table.name],
+                       disagreement=[why(n, i, k) for n, i, k in zip(table.name, table.include, table.kind)])
+    return out[out.disagreement.notna()].reset_index(drop=True)

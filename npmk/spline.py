@@ -46,6 +46,12 @@ __all__ = [
     "recover_alignment",
     "recovery_rate",
     "load_stack",
+    "group_matrices",
+    "run_schedule",
+    "logged_alignment",
+    "identity_check",
+    "run_recovery",
+    "recovery_table",
 ]
 
 
@@ -187,3 +193,87 @@ def load_stack(paths: Sequence[str | os.PathLike], name: str) -> np.ndarray:
                 raise KeyError(f"tensor {name!r} is not in snapshot {path}")
             out.append(fh.get_tensor(name).double().numpy())
     return np.stack(out)
+
+
+# --- the same on a lab run (npmk.runs.Run), whose forces log is the ground truth ------------
+
+
+def group_matrices(run, group: str = "class:Transmission") -> list[str]:
+    """Names of the logged matrices that a forces ``group`` of ``run`` sums ('all' or 'class:<cls>')."""
+    from npmk.skeleton import classify
+
+    names = [n for n in run.forces["group"].unique() if not n.startswith("class:") and n != "all"]
+    if group == "all":
+        return names
+    cls = group.removeprefix("class:")
+    snap = run.snapshot(0)
+    out = [n for n in names if classify(n, tuple(snap[n].shape), run.family).cls == cls]
+    if not out:
+        raise ValueError(f"forces group {group!r} has no logged matrices in run {run.dir}")
+    return out
+
+
+def run_schedule(run) -> np.ndarray:
+    """lr[t] = η of the update from snapshot t to t + 1, read from the run's forces log."""
+    f = run.forces[run.forces["group"] == "all"].sort_values("step")
+    lr = np.zeros(int(f["step"].max()) + 1)
+    lr[f["step"].to_numpy()] = f["lr"].to_numpy()
+    return lr
+
+
+def logged_alignment(run, group: str = "class:Transmission") -> pd.Series:
+    """True alignment A_t per step t (the update snapshot t → t + 1), from the optimizer's moments."""
+    f = run.forces[run.forces["group"] == group].sort_values("step")
+    return pd.Series(f["align"].to_numpy(), index=f["step"].to_numpy(), name="align")
+
+
+def identity_check(run, group: str = "class:Transmission") -> tuple[float, float]:
+    """(logged A_1, A_1 from the identity on snapshots 1 and 2), summed over ``group``.
+
+    Raises when the identity matches a neighbouring row of the forces log
+    better than row 1: the log's step convention would then not be this
+    module's, and every recovery below would be shifted by a step.
+    """
+    lr, names = run_schedule(run), group_matrices(run, group)
+    s1, s2 = run.snapshot(1), run.snapshot(2)
+    rec = sum(alignment_exact(s1[n].double().numpy(), s2[n].double().numpy(), lr[1], run.config.wd) for n in names)
+    logged = logged_alignment(run, group)
+    off = {k: abs(rec / logged.loc[k] - 1) for k in (0, 1, 2)}
+    if min(off, key=off.get) != 1 or off[1] > 0.1:
+        raise RuntimeError(
+            f"run {run.dir}: the displacement identity on snapshots 1 → 2 matches forces row "
+            f"{min(off, key=off.get)} (relative differences {off}), not row 1: the forces log's step "
+            "convention is not npmk.spline's"
+        )
+    return float(logged.loc[1]), float(rec)
+
+
+def run_recovery(run, gaps: Sequence[int], every: int = 5, group: str = "class:Transmission",
+                 progress: bool = False) -> pd.DataFrame:
+    """Spline and naive alignment of ``run`` from its snapshots thinned to each gap, beside the truth.
+
+    For each gap g (a multiple of the run's snapshot spacing) the snapshots at
+    0, g, 2g, …, T are used; A_t is evaluated at every ``every``-th step.
+    Returns columns gap, step, spline, naive, true.
+    """
+    lr, wd, T = run_schedule(run), run.config.wd, run.config.steps
+    names, true = group_matrices(run, group), logged_alignment(run, group)
+    at = np.arange(0, T, every)
+    out = []
+    for g in gaps:
+        if g % run.config.snap_every:
+            raise ValueError(f"gap {g} is not a multiple of the run's snap_every={run.config.snap_every}")
+        snaps = sorted(set(range(0, T + 1, g)) | {T})
+        paths = [run.snapshot_path(s) for s in snaps]
+        df = recover_alignment(lambda n, p=paths: load_stack(p, n), names, snaps, at, lr, wd, progress)
+        out.append(df.assign(gap=g, true=true.loc[at].to_numpy()))
+    return pd.concat(out, ignore_index=True)[["gap", "step", "spline", "naive", "true"]]
+
+
+def recovery_table(rec: pd.DataFrame) -> pd.DataFrame:
+    """Per gap: spline and naive recovery rates, and their median per-step error |recovered/true − 1|."""
+    def one(d: pd.DataFrame) -> pd.Series:
+        return pd.Series({"spline": recovery_rate(d.spline, d.true), "naive": recovery_rate(d.naive, d.true),
+                          "spline_err": float(np.median(np.abs(d.spline / d.true - 1))),
+                          "naive_err": float(np.median(np.abs(d.naive / d.true - 1)))})
+    return rec.groupby("gap").apply(one, include_groups=False).reset_index()

@@ -56,6 +56,12 @@ class WeibullFit:
     the fitted values (the empirical CDF evaluated on both sides of each step);
     n: number of values; n_body: values in the fitted body (bins for
     ``npm-histogram``); trim: body fraction; method: how it was computed.
+
+    Examples
+    --------
+    >>> from npmk import fit
+    >>> fit([0.5, 1.0, 1.5, 2.0, 2.5] * 20, trim=1.0).as_dict()["n"]
+    100
     """
 
     k: float
@@ -161,6 +167,16 @@ def fit(x, trim: float = 0.8, *, name: str = "x", presorted: bool = False, zeros
     presorted: x is already ascending (checked), so no sorted copy is made.
     Beyond the float64 values (and their sorted copy unless presorted), memory
     is O(block): the sums run over blocks of ranks.
+
+    Examples
+    --------
+    Half-normal magnitudes land on the anchor (1.2054) within sampling noise:
+
+    >>> import numpy as np
+    >>> from npmk import fit
+    >>> res = fit(np.abs(np.random.default_rng(0).standard_normal(1_000_000)))
+    >>> round(res.k, 2), round(res.lam, 2), res.n_body
+    (1.21, 0.89, 800000)
     """
     if zeros not in ("refuse", "censor"):
         raise ValueError(f"zeros must be 'refuse' or 'censor', got {zeros!r}")
@@ -219,6 +235,15 @@ def fit_mle(x, *, name: str = "x") -> WeibullFit:
 
     A cross-check of the probability-plot fit over all values (trim = 1);
     r2 is NaN and ks is the full-sample Kolmogorov-Smirnov statistic.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npmk import fit_mle
+    >>> x = np.random.default_rng(0).weibull(1.5, 100_000) * 2.0
+    >>> res = fit_mle(x)
+    >>> round(res.k, 1), round(res.lam, 1), res.method
+    (1.5, 2.0, 'mle')
     """
     v = _as_magnitudes(x, name)
     if v.size < MIN_BODY:
@@ -264,6 +289,13 @@ def halfnormal_anchor(trim: float = 0.8) -> tuple[float, float]:
     Regressing y(F) = ln(-ln(1 - F)) on X(F) = ln x(F) with F uniform on [lo, hi]
     gives k0 = cov(X, y)/var(X) and lam0 = exp(E X - E y / k0), computed by
     adaptive quadrature (sigma = 1). At trim 0.8: (1.20543, 0.88749).
+
+    Examples
+    --------
+    >>> from npmk import halfnormal_anchor
+    >>> k0, lam0 = halfnormal_anchor(0.8)
+    >>> round(k0, 5), round(lam0, 5)
+    (1.20543, 0.88749)
     """
     lo, hi = body_bounds(trim)
     width = hi - lo

@@ -74,3 +74,12 @@ def test_corrupt_zero_and_bad_rate():
     np.testing.assert_array_equal(corpus.corrupt(t, 0.0, 10, 0), t)
     with pytest.raises(ValueError, match="rho"):
         corpus.corrupt(t, 1.5, 10, 0)
+
+
+def test_stdlib_docstrings_is_built_once_from_docstrings():
+    path = corpus.stdlib_docstrings()
+    text = path.read_text()
+    assert len(text) > 100_000
+    assert "def " not in text[:5000]  # docstrings, not source
+    mtime = path.stat().st_mtime_ns
+    assert corpus.stdlib_docstrings() == path and path.stat().st_mtime_ns == mtime

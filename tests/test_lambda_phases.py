@@ -75,3 +75,20 @@ def test_equilibrium_bookkeeping():
     assert r[0] > 1 and r[1] == pytest.approx(1.0) and r[2] < 1
     with pytest.raises(ValueError, match="decay"):
         equilibrium_ratio([-1.0], [0.0], [0.0])
+
+
+def test_peak_summary_of_a_lab_run():
+    from npmk.lambda_phases import peak_summary
+    from npmk.runs import RunConfig, get_run
+    from npmk.snapshots import snapshot_fits
+
+    run = get_run(RunConfig.from_spec({"preset": "tiny", "arch": "pythia", "seed": 0}), progress=False)
+    fits = snapshot_fits(run, levels=("class",))
+    lam = fits[fits.step > 0].sort_values("step")[["step", "lam"]]
+    s = peak_summary(run, lam)
+    assert s["peak_lam"] == pytest.approx(lam.lam.max())
+    assert s["peak_step"] in set(lam.step)
+    assert s["T_over_tau"] > 0 and s["final_val_loss"] > 0
+    f = run.forces
+    early = f[(f.group == "class:Transmission") & (f.step < run.config.steps // 4)]
+    assert s["mean_minus_align_q1"] == pytest.approx(-early["align"].mean())

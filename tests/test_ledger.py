@@ -11,8 +11,10 @@ import pytest
 from npmk import ledger
 from npmk.ledger import Claim, ClaimError, check, claim, load_claims, number_or_dash, verdict
 
-CLAIM_FIELDS = ("id,chapter,evidence,description,value,lo,hi,unit,statement,source,where,tol,tol_source,"
-                "offline,glue,glue_verdict,fmt,note").split(",")
+CLAIM_FIELDS = (
+    "id,chapter,evidence,description,value,lo,hi,unit,statement,source,where,tol,tol_source,"
+    "offline,glue,glue_verdict,fmt,note"
+).split(",")
 
 
 def _row(**kw) -> dict[str, str]:
@@ -27,9 +29,14 @@ def _notebook(path, glued: dict[str, object], title: str = "A chapter") -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\nText."))
     prefix = "application/papermill.record/"  # what glue(..., display=False) writes
-    outputs = [nbformat.v4.new_output("display_data", data={prefix + "text/plain": repr(v)},
-                                      metadata={"scrapbook": {"name": k, "mime_prefix": prefix}})
-               for k, v in glued.items()]
+    outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={prefix + "text/plain": repr(v)},
+            metadata={"scrapbook": {"name": k, "mime_prefix": prefix}},
+        )
+        for k, v in glued.items()
+    ]
     nb.cells.append(nbformat.v4.new_code_cell("glue(...)", outputs=outputs))
     nbformat.write(nb, path)
 
@@ -103,8 +110,11 @@ def test_glued_values_reads_numbers_strings_and_numpy_reprs(tmp_path):
     nb = tmp_path / "ch.ipynb"
     _notebook(nb, {"a": 1.5, "b": "reproduced", "c": 3})
     nbf = nbformat.read(nb, as_version=4)
-    nbf.cells[1].outputs.append(nbformat.v4.new_output(
-        "display_data", data={"text/plain": "np.float64(0.25)"}, metadata={"scrapbook": {"name": "d"}}))
+    nbf.cells[1].outputs.append(
+        nbformat.v4.new_output(
+            "display_data", data={"text/plain": "np.float64(0.25)"}, metadata={"scrapbook": {"name": "d"}}
+        )
+    )
     nbformat.write(nbf, nb)
     assert ledger.glued_values(nb) == {"a": 1.5, "b": "reproduced", "c": 3, "d": 0.25}
 
@@ -113,7 +123,15 @@ def _claims(tmp_path):
     path = tmp_path / "claims.csv"
     rows = [
         _row(id="new", chapter="ch", value="1.20", tol="0.005", fmt=".3f", description="uses | pipes"),
-        _row(id="legacy", chapter="ch", evidence="authors-data", lo="1", hi="2", glue="k", glue_verdict="k_verdict"),
+        _row(
+            id="legacy",
+            chapter="ch",
+            evidence="authors-data",
+            lo="1",
+            hi="2",
+            glue="k",
+            glue_verdict="k_verdict",
+        ),
         _row(id="offline", chapter="ch", lo="1", hi="2", offline="needs the Hub"),
         _row(id="other", chapter="gone", value="3"),
     ]
@@ -126,8 +144,10 @@ def _claims(tmp_path):
 
 def test_rows_use_check_keys_legacy_keys_and_say_when_a_chapter_did_not_run(tmp_path):
     claims = _claims(tmp_path)
-    _notebook(tmp_path / "ch.ipynb", {"ledger.new.ours": "1.250", "ledger.new.verdict": "miss",
-                                      "k": 2.5, "k_verdict": "reproduced"})
+    _notebook(
+        tmp_path / "ch.ipynb",
+        {"ledger.new.ours": "1.250", "ledger.new.verdict": "miss", "k": 2.5, "k_verdict": "reproduced"},
+    )
     got = {r.claim.id: (r.ours, r.verdict) for r in ledger.rows(tmp_path, claims)}
     assert got["new"] == ("1.250", "miss")
     # a legacy number is judged again from the claims table, whatever the chapter glued
@@ -144,9 +164,11 @@ def test_ledger_page_groups_by_evidence_escapes_pipes_and_never_shows_glue_refs(
     page = ledger.ledger_markdown(ex, tmp_path / "src" / "book", claims)
     assert "## My chapter" in page and "{doc}`../notebooks/executed/ch`" in page
     assert r"uses \| pipes" in page
-    assert page.index("**Measured independently here**") < page.index("**Re-derived from the authors' shipped data**")
+    assert page.index("**Measured independently here**") < page.index(
+        "**Re-derived from the authors' shipped data**"
+    )
     assert "{glue" not in page
-    gone = page[page.index("## Gone"):]
+    gone = page[page.index("## Gone") :]
     assert "did not run in this profile" in gone and "*not run in this profile*" in gone
     for line in page.splitlines():
         if line.startswith("| ") and "---" not in line:

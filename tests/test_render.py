@@ -117,7 +117,7 @@ def test_cdn_scan_catches_external_requests():
     assert not any("arxiv" in u for u in parser.urls)
 
 
-GLUE_REF = re.compile(r"\{glue:text\}`(?:([^`:]+\.ipynb)::)?([A-Za-z0-9_]+)(?::([^`]*))?`")
+GLUE_REF = re.compile(r"\{glue:text\}`(?:([^`:]+\.ipynb)::)?([A-Za-z0-9_.]+)(?::([^`]*))?`")
 
 
 def _glued(nb_path: Path) -> dict[str, str]:

@@ -264,3 +264,15 @@ def test_attention_arch(models):
     assert (a.arch, a.merged_qkv) == ("GQA", True)
     with pytest.raises(UnknownArchitectureError):
         attention_arch({"model_type": "mamba"})
+
+
+def test_reference_matcher_disagreements_on_known_names():
+    from npmk.skeleton import audit, reference_disagreements
+
+    table = audit({"gpt_neox.layers.0.attention.dense.weight": (8, 8),  # Pythia W_o: the reference has no kind
+                   "gpt_neox.layers.0.mlp.dense_h_to_4h.weight": (32, 8),  # ffn_in = the reference's "up"
+                   "gpt_neox.layers.0.attention.query_key_value.bias": (24,)}, "gpt_neox")
+    found = dict(zip(reference_disagreements(table).name, reference_disagreements(table).disagreement))
+    assert found["gpt_neox.layers.0.attention.dense.weight"] == "reference has no kind for o"
+    assert "gpt_neox.layers.0.mlp.dense_h_to_4h.weight" not in found
+    assert found["gpt_neox.layers.0.attention.query_key_value.bias"].endswith("to an excluded tensor")

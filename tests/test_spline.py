@@ -126,3 +126,21 @@ def test_bad_inputs_raise():
         naive_alignment(s, traj[s][:-1], [10], lr, WD)
     with pytest.raises(ValueError, match="zero"):
         recovery_rate([1.0, 2.0], [0.0, 1.0])
+
+
+def test_recovery_on_a_lab_run_matches_its_logged_forces():
+    from npmk.runs import RunConfig, get_run
+    from npmk.spline import identity_check, recovery_table, run_recovery
+
+    run = get_run(RunConfig.from_spec({"preset": "tiny", "arch": "pythia", "seed": 0}), progress=False)
+    logged, recovered = identity_check(run)
+    assert recovered == pytest.approx(logged, rel=0.1)  # float32 snapshots limit the agreement
+    g = run.config.snap_every
+    rec = run_recovery(run, [g, 2 * g], every=1)
+    assert list(rec.columns) == ["gap", "step", "spline", "naive", "true"]
+    assert set(rec.gap) == {g, 2 * g} and len(rec) == 2 * run.config.steps
+    rates = recovery_table(rec).set_index("gap")
+    # thinning the snapshots can only lose information: the spline's error grows with the gap
+    assert rates.loc[g, "spline_err"] < rates.loc[2 * g, "spline_err"]
+    with pytest.raises(ValueError, match="not a multiple"):
+        run_recovery(run, [g + 1])
