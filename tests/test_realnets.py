@@ -135,3 +135,16 @@ def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path):
     key = realfits.result_key("tiny-bert")
     monkeypatch.setitem(realnets.REALNETS, "tiny-bert", RealNet(**{**net.__dict__, "sha256": "1" * 64}))
     assert realfits.result_key("tiny-bert") != key  # other weights, other results
+
+
+def test_code_key_ignores_docstrings_but_not_code():
+    import ast
+
+    from npmk.realfits import _without_docstrings
+
+    def key(src: str) -> str:
+        return ast.dump(_without_docstrings(ast.parse(src)))
+
+    base = 'def f(x):\n    """Doc."""\n    return x + 1  # why\n'
+    assert key(base) == key('def f(x):\n    """Other doc, doctest >>> f(1)."""\n    return x + 1\n')
+    assert key(base) != key('def f(x):\n    """Doc."""\n    return x + 2\n')
