@@ -221,11 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         k = rs[0].get("k")
         if any(r.get("k") != k for r in rs):
             raise RuntimeError(f"{route}: k differs between rounds: {[r.get('k') for r in rs]}")
-        ratio = f"{statistics.median([r['seconds'] / b['seconds'] for r, b in zip(rs, reads)]):.2f}" if reads else "–"
+        ratios = [r["seconds"] / b["seconds"] for r, b in zip(rs, reads)] if reads else []
+        ratio = f"{statistics.median(ratios):.2f}" if ratios else "–"
         diff = "(reference)" if route == "naive" else f"{k - ref:+.2e}" if (k is not None and ref is not None) else "–"
         kstr = f"{k:.12f}" if k is not None else "–"
-        print(f"| {ROUTES[route][0]} | {statistics.median([r['seconds'] for r in rs]):.2f} | {ratio} | "
-              f"{statistics.median([r['cpu_seconds'] for r in rs]):.2f} | {statistics.median([r['import_seconds'] for r in rs]):.2f} | "
+        wall, cpu, imported = (statistics.median([r[c] for r in rs]) for c in ("seconds", "cpu_seconds", "import_seconds"))
+        print(f"| {ROUTES[route][0]} | {wall:.2f} | {ratio} | {cpu:.2f} | {imported:.2f} | "
               f"{max(r['peak_rss_gib'] for r in rs):.2f} | {kstr} | {diff} |")
     return 0
 

@@ -107,11 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(paths)} fp16 GPT-NeoX checkpoints ({size / 2**20:.0f} MiB), by pooled and by kind "
           f"({runs[0]['tasks']} tasks), {len(os.sched_getaffinity(0))} CPU cores, load average (1, 5, 15 min) "
           f"before {load(load_before)}, after {load(load_after)}; rows identical across runs: yes\n")
-    print("| workers | cluster start (s) | sweep (s) | workers' CPU (s) | tasks/s | MiB/s | peak RSS per worker (MiB) |")
+    print("| workers | cluster start (s) | sweep (s) | workers' CPU (s) | tasks/s | MiB/s "
+          "| peak RSS per worker (MiB) |")
     print("|---:|---:|---:|---:|---:|---:|---|")
     for r in runs:
-        print(f"| {r['workers']} | {r['start']:.1f} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['tasks'] / r['seconds']:.2f} | "
-              f"{r['bytes'] / 2**20 / r['seconds']:.0f} | {', '.join(f'{m:.0f}' for m in r['rss'])} |")
+        print(f"| {r['workers']} | {r['start']:.1f} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
+              f"{r['tasks'] / r['seconds']:.2f} | {r['bytes'] / 2**20 / r['seconds']:.0f} | {', '.join(f'{m:.0f}' for m in r['rss'])} |")
     return 0
 
 

@@ -67,7 +67,7 @@ from myst_nb import glue
 
 import npmk
 import npmk.style
-from npmk import data, dynamics_data, ledger, phases
+from npmk import data, dynamics_data, ledger, phases, sweep
 from npmk.measure import measure
 from npmk.runs import RunConfig, get_run
 
@@ -103,14 +103,18 @@ if real_pythia:
     if k_by_step is not None:
         curves[REAL] = k_by_step[k_by_step["step"] > 0].reset_index(drop=True)
 
-for hub_id, revs in hub_series.items():
-    rows = []
-    for rev in revs:
-        step = int(re.sub(r"\D", "", rev) or 0)
-        if step > 0:
-            rows.append({"step": step, "k": float(measure(hub_id, revision=rev, by="pooled",
-                                                               progress=False)["k"].iloc[0])})
-    curves[f"{hub_id} (hub)"] = pd.DataFrame(rows).sort_values("step")
+if hub_series:  # one npmk.sweep task per checkpoint, on a local Dask cluster; reruns reuse finished ones
+    hub_spec = sweep.Spec(pairs=tuple((h, r) for h, revs in hub_series.items() for r in revs
+                                      if int(re.sub(r"\D", "", r) or 0) > 0))
+    hub_out = data.cache_dir() / "sweeps" / "dk_phases"
+    sweep.sweep(hub_spec, hub_out, progress=False)
+    hub_rows = sweep.load(hub_out, hub_spec)
+    if (hub_rows.error != "").any():
+        display(hub_rows.loc[hub_rows.error != "", ["source", "revision", "error"]])
+    hub_rows = hub_rows[hub_rows.error == ""]
+    hub_rows = hub_rows.assign(step=hub_rows.revision.str.replace(r"\D", "", regex=True).astype(int))
+    for hub_id, df in hub_rows.groupby("source", sort=False):
+        curves[f"{hub_id} (hub)"] = df[["step", "k"]].sort_values("step").reset_index(drop=True)
 
 # %% [markdown]
 # ## Phases

@@ -53,7 +53,7 @@ import pandas as pd
 import torch
 
 import npmk.style
-from npmk import ledger, page, weibull, zoo
+from npmk import data, ledger, page, sweep, weibull, zoo
 from npmk.measure import measure
 
 npmk.style.use()
@@ -258,13 +258,17 @@ if "gpt2" in set(pooled.family):
 # section lists nothing, and the ledger says the claim was not tested offline.
 
 # %% tags=["remove-input"]
-hub = []
-for repo_id, revision in hub_models:
-    try:
-        hub.append(measure(repo_id, revision=revision, by="kind", trim=trim).assign(model=repo_id))
-    except Exception as err:  # an unreachable model must not stop the others
-        page.table(pd.DataFrame([{"model": repo_id, "revision": revision, "error": f"{type(err).__name__}: {err}"}]))
-hub = pd.concat(hub, ignore_index=True) if hub else None
+hub = None
+if hub_models:  # one npmk.sweep task per checkpoint, on a local Dask cluster; a failure is an error row
+    hub_spec = sweep.Spec(pairs=tuple((repo_id, revision) for repo_id, revision in hub_models), by=("kind",),
+                          trim=trim)
+    hub_out = data.cache_dir() / "sweeps" / "init_anchor"
+    sweep.sweep(hub_spec, hub_out, progress=False)
+    rows = sweep.load(hub_out, hub_spec)
+    if (rows.error != "").any():  # an unreachable model must not stop the others
+        page.table(rows.loc[rows.error != "", ["source", "revision", "error"]].rename(columns={"source": "model"}))
+    if (rows.error == "").any():
+        hub = rows[rows.error == ""].rename(columns={"source": "model"})
 if hub is not None:
     page.table(hub.pivot(index="model", columns="kind", values="k"), index=True)
 k0_published = ledger.claim("init_k").value

@@ -48,7 +48,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import database, realfits, realnets
+from npmk import data, database, realfits, realnets, sweep
 from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check, number_or_dash
 from npmk.measure import measure
@@ -144,11 +144,17 @@ for src in models:
     add(str(src), "user", measure(src, revision=revisions.get(src), subsample=subsample, seed=seed,
                                   progress=False).iloc[0], "named in `models`")
 
-if paper_models:
+if paper_models:  # one npmk.sweep task per model, on a local Dask cluster; a failure is an error row
+    paper_specs = [sweep.Spec(pairs=tuple(zip(g.hub_id, g.revision)), seed=seed,
+                              subsample=None if pd.isna(sub) else int(sub))
+                   for sub, g in published.groupby("subsample", dropna=False, sort=False)]
+    paper_out = data.cache_dir() / "sweeps" / "terminal_k"
+    sweep.sweep(paper_specs, paper_out, progress=False)
+    paper_rows = sweep.load(paper_out, paper_specs).set_index(["source", "revision"])
     for p in published.itertuples():
-        sub = None if pd.isna(p.subsample) else int(p.subsample)
-        add(p.model, "paper model (Hub)", measure(p.hub_id, revision=p.revision, subsample=sub, seed=seed,
-                                                  progress=False).iloc[0], f"revision {p.revision}")
+        r = paper_rows.loc[(p.hub_id, p.revision)]
+        add(p.model, "paper model (Hub)", r.rename({"lambda": "lam"}) if r.error == "" else None,
+            f"revision {p.revision}" if r.error == "" else f"not measured: {r.error}"[:200])
 
 measured = pd.DataFrame(rows)
 measured["in band"] = np.where(measured["k"].isna(), "—",
@@ -342,4 +348,4 @@ check("real_decoders_band", (float(dec["k"].min()), float(dec["k"].max())) if le
 paper = measured[measured["group"] == "paper model (Hub)"].dropna(subset=["k"])
 check("terminal_k_band", (float(paper["k"].min()), float(paper["k"].max())) if len(paper) == len(published) else None)
 k1b = measured.loc[measured["model"] == "Pythia-1B", "k"]
-check("pythia1b_k", float(k1b.iloc[0]) if len(k1b) and pd.notna(k1b.iloc[0]) else None)
+_ = check("pythia1b_k", float(k1b.iloc[0]) if len(k1b) and pd.notna(k1b.iloc[0]) else None)

@@ -11,9 +11,10 @@ row whose ``error`` holds the message (empty string when the task succeeded).
 
 :func:`sweep` sends the tasks to Dask distributed (an in-process
 ``LocalCluster`` with one single-threaded worker process per core by default,
-or an existing scheduler; Dask starts workers with ``OMP_NUM_THREADS=1``, so each
-task counts on one thread and the cores are shared out by the workers) and, in the client, writes each finished task's rows
-atomically (temporary file, then rename) to ``OUT/part-<task key>.parquet``, so
+or an existing scheduler; Dask starts workers with ``OMP_NUM_THREADS=1``, so
+each task counts on one thread and the workers share out the cores) and, in
+the client, writes each finished task's rows atomically (temporary file, then
+rename) to ``OUT/part-<task key>.parquet``, so
 ``pandas.read_parquet(OUT)`` reads the dataset and a killed client loses only
 the tasks in flight. A rerun skips tasks whose file holds no error and tries
 failed ones again. A worker that dies mid-task has its tasks rescheduled by
@@ -28,6 +29,7 @@ import argparse
 import hashlib
 import importlib.metadata
 import json
+import logging
 import math
 import os
 import sys
@@ -40,9 +42,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from distributed import Client, LocalCluster, as_completed
+from tqdm import tqdm
 
-__all__ = ["Task", "Spec", "SweepResult", "SCHEMA", "PYTHIA_STEPS", "pythia_revisions", "run_task", "sweep",
-           "load", "cli"]
+__all__ = [
+    "PYTHIA_STEPS",
+    "SCHEMA",
+    "Spec",
+    "SweepResult",
+    "Task",
+    "cli",
+    "load",
+    "pythia_revisions",
+    "run_task",
+    "sweep",
+]
 
 BY = ("pooled", "kind", "tensor")
 
@@ -69,7 +83,7 @@ SCHEMA = pa.schema([
     ("q10", pa.float64()), ("q50", pa.float64()), ("q90", pa.float64()), ("q99", pa.float64()),
     ("q90_q10", pa.float64()), ("q99_q50", pa.float64()),
     ("trim", pa.float64()), ("method", pa.string()), ("dtype", pa.string()), ("n_tensors", pa.int64()),
-    ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()),
+    ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()), ("quantized", pa.string()),
     *((s, pa.float64()) for s in _STATS),
     ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
 ])
@@ -145,7 +159,7 @@ class Spec:
             raise ValueError(f"subsample must be a positive integer, got {self.subsample!r}")
 
     @classmethod
-    def grid(cls, sources: Sequence[str], revisions: Sequence[str | None] | None = None, **options) -> "Spec":
+    def grid(cls, sources: Sequence[str], revisions: Sequence[str | None] | None = None, **options) -> Spec:
         """Every source at every revision (``None`` or empty: each source once, without a revision).
 
         A revision named in ``REVISION_SETS`` (``"pythia"``) stands for its whole list.
@@ -154,7 +168,7 @@ class Spec:
         return cls(pairs=tuple((str(s), r) for s in sources for r in revs), **options)
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "Spec":
+    def from_yaml(cls, path: str | os.PathLike) -> Spec:
         """A spec file::
 
             grid:                      # one or more blocks of sources x revisions
@@ -231,6 +245,7 @@ def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
 
 
 def _rows(task: Task) -> pd.DataFrame:
+    # Imported here, on the worker: the client (npmk sweep) never needs torch.
     from npmk import skeleton
     from npmk.checkpoints import open_checkpoint
     from npmk.measure import measure
@@ -326,17 +341,14 @@ def _tasks(spec: Spec | Iterable[Spec]) -> list[Task]:
     return list(dict.fromkeys(t for s in specs for t in s.tasks()))
 
 
-def sweep(spec: Spec | Iterable[Spec], out: str | os.PathLike, *, workers: int | None = None, scheduler: str | None = None,
-          client=None, progress: bool = True) -> SweepResult:
+def sweep(spec: Spec | Iterable[Spec], out: str | os.PathLike, *, workers: int | None = None,
+          scheduler: str | None = None, client: Client | None = None, progress: bool = True) -> SweepResult:
     """Run every unfinished task of ``spec`` (or of several specs) on Dask and write its rows under ``out``.
 
     Cluster: ``client`` (a ``distributed.Client``) if given; else ``scheduler``
     (address of a running ``dask scheduler``); else an in-process LocalCluster of
     ``workers`` (default: one per core) single-threaded worker processes, closed at the end.
     """
-    from distributed import Client, LocalCluster, as_completed
-    from tqdm import tqdm
-
     if workers is not None and scheduler is not None:
         raise ValueError("give workers= (a local cluster) or scheduler= (an existing one), not both")
     if workers is not None and workers < 1:
@@ -353,7 +365,7 @@ def sweep(spec: Spec | Iterable[Spec], out: str | os.PathLike, *, workers: int |
     if client is None:
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers or _cores(), threads_per_worker=1, processes=True,
-                                   dashboard_address=":0")
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
         own_client = client = Client(scheduler or cluster)
     bar_tasks = tqdm(total=len(tasks), initial=result.skipped, unit="task", desc="npmk sweep",
                      file=sys.stderr, disable=not progress, position=0)
@@ -421,7 +433,7 @@ def cli(argv: list[str]) -> int:
         "  npmk sweep --spec sweep.yaml --out DIR --scheduler tcp://10.0.0.1:8786\n"
         "  npmk sweep models/a models/b --out DIR --workers 2\n\n"
         "Exit status: 0 when every task succeeded, 1 when some failed (their rows carry the error),\n"
-        "2 for a bad command line or spec.",
+        "2 for a bad command line or spec, or a scheduler that cannot be reached.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", nargs="*", help="Hub ids or local checkpoint paths (or give --spec)")
@@ -456,7 +468,11 @@ def cli(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"npmk sweep: error: {exc}", file=sys.stderr)
         return 2
-    result = sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+    try:
+        result = sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+    except (OSError, TimeoutError) as exc:  # no scheduler at that address, or --out not writable
+        print(f"npmk sweep: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     rate = result.bytes / result.seconds / 2**20 if result.seconds else math.nan
     print(f"npmk sweep: {result.tasks} tasks: {result.skipped} already done, {result.ran} run, "
           f"{len(result.failed)} failed; {result.bytes / 2**30:.2f} GiB read in {result.seconds:.1f} s "
