@@ -67,7 +67,7 @@ from myst_nb import glue
 
 import npmk
 import npmk.style
-from npmk.measure import measure
+from npmk import measure
 from npmk import data, dynamics_data, ledger, phases
 from npmk.runs import RunConfig, get_run
 

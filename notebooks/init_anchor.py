@@ -54,7 +54,7 @@ import torch
 
 import npmk.style
 from npmk import ledger, page, weibull, zoo
-from npmk.measure import measure
+from npmk import measure
 
 npmk.style.use()
 families = list(families) or zoo.FAMILIES

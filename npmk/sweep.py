@@ -233,7 +233,7 @@ def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
 def _rows(task: Task) -> pd.DataFrame:
     from npmk import skeleton
     from npmk.checkpoints import open_checkpoint
-    from npmk.measure import measure
+    from npmk._measure import measure
 
     ckpt = open_checkpoint(task.source, task.revision)
     df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,
