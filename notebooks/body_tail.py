@@ -26,7 +26,7 @@
 # instead of returning a number, and such cells show "not fitted".
 
 # %% tags=["parameters"]
-real_networks = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
+real_networks: str | list = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
 # run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 models = []  # extra sources: hub ids, local dirs, .safetensors / .gguf files, CTranslate2 model.bin
@@ -46,7 +46,7 @@ from myst_nb import glue
 
 import npmk.style
 from npmk import realfits, realnets
-from npmk.data import MissingDataError
+from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check
 from npmk import measure
 from npmk.runs import RunConfig, get_run
@@ -87,7 +87,7 @@ for n in nets:
         keep(n, "real decoder LM" if realnets.get(n).decoder_lm else "real encoder / speech",
              realfits.fits(n, "pooled", tuple(trims)))
     except MissingDataError as err:
-        missing.append(str(err))
+        missing.append(err)
 run_objs = {}
 for spec in runs:
     run = get_run(RunConfig.from_spec(spec))
@@ -102,8 +102,8 @@ for src in models:
 long = pd.DataFrame(rows)
 final = long.pivot_table(index=["model", "group"], columns="trim", values="k", dropna=False, sort=False)
 final = final.reindex(columns=trims).rename(columns=LABEL).reset_index()
-for note in missing:
-    display(Markdown(f"**Not available offline:** {note}"))
+for err in missing:
+    note_missing(err)
 table(final, {c: "{:.4f}" for c in LABEL.values()})
 if errors:
     display(Markdown("Fits the engine refused:"))

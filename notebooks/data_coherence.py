@@ -36,7 +36,7 @@
 # within the CPU budget, same T/τ as the base runs; each ρ and corpus below overrides this spec
 run_spec = {"preset": "tiny-on-base", "arch": "pythia", "seed": 0, "snap_every": 50}
 rhos = [0.0, 0.25, 0.5, 0.9]  # fractions of training tokens replaced by random ids
-prose_corpus = "docstrings"  # "docstrings" (the stdlib's, built offline), a text file or directory, or None
+prose_corpus: str | None = "docstrings"  # "docstrings" (the stdlib's, built offline), a text file or directory, or None
 pair_bytes = 200_000  # corpus bytes for both sides of the code-against-prose pair
 published = True  # recompute the paper's peaks from its shipped trajectories
 

@@ -171,7 +171,8 @@ if real is not None:
             "cp_at_edge": "at last/first step", "step_cap": "emergence (step)", "emerged": "emerged",
             "lag": "lag (decades)", "p": "p (lead–lag)", "level_r": "r of levels", "rate_r": "r of rates",
             "rate_p": "p (rates)"}
-    glue("tab-py-70m", d[list(cols)].rename(columns=cols).round(3).style.hide(axis="index"), display=False)
+    glue("tab-py-70m", d[list(cols)].rename(columns=cols).style.hide(axis="index").format(precision=3),
+         display=False)
     k_row = d[(d.statistic == "weibull_k") & (d.capability == "lambada_openai acc")].iloc[0]
     glue("real_k_cp", float(k_row.step_stat), display=False)
     glue("real_k_lag", float(k_row.lag), display=False)

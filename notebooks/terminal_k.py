@@ -27,7 +27,7 @@
 # paper's families at a tiny fraction of its scale.
 
 # %% tags=["parameters"]
-real_networks = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
+real_networks: str | list = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
 # run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
 models = []  # extra sources: hub ids, local dirs, .safetensors / .gguf files, CTranslate2 model.bin
@@ -49,7 +49,7 @@ from myst_nb import glue
 
 import npmk.style
 from npmk import database, realfits, realnets
-from npmk.data import MissingDataError
+from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check, number_or_dash
 from npmk import measure
 from npmk.runs import RunConfig, get_run
@@ -123,7 +123,7 @@ for n in nets:
         p = realfits.fits(n, "pooled", (0.8, 0.9, 1.0))
         kinds_real[n] = realfits.fits(n, "kind", (0.8,))
     except MissingDataError as err:
-        missing.append(str(err))
+        missing.append(err)
         add(n, group, None, "not measured: weights not available offline")
         continue
     pooled_real[n] = p
@@ -153,8 +153,8 @@ if paper_models:
 measured = pd.DataFrame(rows)
 measured["in band"] = np.where(measured["k"].isna(), "—",
                                np.where(measured["k"].between(*BAND), "inside", "outside"))
-for note in missing:
-    display(Markdown(f"**Not available offline:** {note}"))
+for err in missing:
+    note_missing(err)
 table(measured.rename(columns={"lam": "λ", "n": "values"}),
       {"k": "{:.4f}", "λ": "{:.4g}", "values": "{:,.0f}"})
 

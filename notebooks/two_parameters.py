@@ -33,7 +33,7 @@
 # %% tags=["parameters"]
 # run specs: a preset of npmk.runconfig.PRESETS, an architecture and a seed each
 runs = [{"preset": "base", "arch": "pythia", "seed": 0}, {"preset": "base", "arch": "llama", "seed": 0}]
-real_networks = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
+real_networks: str | list = "default"  # registry profile ("default" or "full") or a list of npmk.realnets names
 models = []  # extra sources: hub ids, local dirs, .safetensors / .gguf files, CTranslate2 model.bin
 revisions = {}
 max_snapshots = 10  # checkpoints per run for the per-kind series (log-spaced)
@@ -44,7 +44,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 from scipy import stats
 
@@ -195,7 +195,7 @@ for n in (realnets.names(real_networks) if isinstance(real_networks, str) else r
     try:  # per-tensor fits, cached on disk by weights hash and code version (npmk.realfits)
         per_tensor = realfits.fits(n, "tensor", (0.8,))
     except MissingDataError as err:
-        display(Markdown(f"**Not available offline:** {err}"))
+        data.note_missing(err)
         continue
     # the head counts of the file's own metadata (config.json, GGUF keys, CTranslate2 scalars)
     models_measured[n] = (per_tensor, skeleton.attention_arch(open_checkpoint(f"real:{n}").config), None)

@@ -46,6 +46,9 @@ The book machinery
     ledger        verdicts of our numbers against the published ones
     page          what a chapter shows besides prose: glued values, formatted tables, the rerun note
     style         one figure style
+    parameters    a chapter's parameters: declared defaults and types, command-line values
+    chapter_cache what an executed chapter was computed from, so an unchanged one is reused
+    page_state    what a page says about its own state: values not computed, older results
     book          executing the chapters and building the HTML (``npmk book``, ``npmk run``)
     cli           the ``npmk`` command
 Shared by every layer

@@ -365,7 +365,9 @@ def cli(argv: list[str]) -> int:
         print(df.to_csv(index=False), end="")
     else:
         cols = ["name", "kind", "cls", "k", "lam", "r2", "n", "rms", "max_abs", "q90_q10", "q99_q50"]
-        if args.by == "pooled":
+        if args.by == "kind":  # a kind's row is named by its kind: one column says it
+            cols.remove("name")
+        elif args.by == "pooled":
             cols = ["name", "k", "lam", "r2", "ks", "n", "rms", "max_abs", "q90_q10", "q99_q50", "method"]
         if df["quantized"].notna().any():
             cols.append("quantized")

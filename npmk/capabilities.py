@@ -1,16 +1,12 @@
-"""Capability curves by training step, as one tidy table.
+"""Pythia's published capability curves by training step, as one tidy table.
 
-Two sources:
-
-* Pythia's published zero-shot lm-evaluation-harness results for each checkpoint
-  (Biderman et al. 2023), registry keys
-  ``pythia/evals/pythia-v1/pythia-<size>/zero-shot/<size>_step<N>.json`` holding
-  ``results`` (task → metric → value, with ``<metric>_stderr`` beside each),
-  ``versions`` and ``config``;
-* the probes the training lab logs for its own runs (:attr:`npmk.runs.Run.probes`:
-  in-context copying accuracy and loss, validation loss).
-
-Both come out with the columns model, step, task, metric, value, stderr.
+Source: Pythia's zero-shot lm-evaluation-harness results for each checkpoint
+(Biderman et al. 2023), registry keys
+``pythia/evals/pythia-v1/pythia-<size>/zero-shot/<size>_step<N>.json`` holding
+``results`` (task → metric → value, with ``<metric>_stderr`` beside each),
+``versions`` and ``config``; out come the columns model, step, task, metric,
+value, stderr.  (The lab's own capability, the copying probe, is a column of
+:attr:`npmk.runs.Run.probes`.)
 """
 
 from __future__ import annotations
@@ -24,7 +20,7 @@ import pandas as pd
 
 from npmk import data
 
-__all__ = ["PYTHIA_SIZES", "PYTHIA_TASKS", "pythia_eval_keys", "pythia_evals", "run_probes"]
+__all__ = ["PYTHIA_SIZES", "PYTHIA_TASKS", "pythia_eval_keys", "pythia_evals"]
 
 #: sizes with zero-shot evals at every checkpoint; the 1B model is only evaluated deduplicated
 PYTHIA_SIZES = ("70m", "160m", "410m", "1b-deduped", "1.4b")
@@ -74,26 +70,3 @@ def pythia_evals(sizes: Iterable[str] = PYTHIA_SIZES,
                     rows.append((f"pythia-{size}", step, task, metric, float(results[task][metric]),
                                  float(results[task].get(f"{metric}_stderr", np.nan))))
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-#: probe columns of Run.probes → (task, metric)
-_PROBES = {"copy_acc": ("in_context_copy", "acc"), "copy_loss": ("in_context_copy", "loss"),
-           "val_loss": ("validation", "loss")}
-
-
-def run_probes(probes: pd.DataFrame, model: str) -> pd.DataFrame:
-    """A training-lab run's probe table (step, val_loss, copy_acc, copy_loss) in the tidy layout.
-
-    ``probes`` is :attr:`npmk.runs.Run.probes`; ``model`` labels the run.  The probes
-    carry no standard error (stderr is NaN).  Raises KeyError naming a missing column.
-    """
-    missing = [c for c in ["step", *_PROBES] if c not in probes.columns]
-    if missing:
-        raise KeyError(f"run probes of {model}: missing column(s) {missing}")
-    long = probes.melt(id_vars="step", value_vars=list(_PROBES), var_name="probe", value_name="value")
-    long["task"] = long["probe"].map(lambda p: _PROBES[p][0])
-    long["metric"] = long["probe"].map(lambda p: _PROBES[p][1])
-    long["model"] = model
-    long["stderr"] = np.nan
-    long["step"] = long["step"].astype(int)
-    return long[COLUMNS].sort_values(["task", "metric", "step"], ignore_index=True)

@@ -23,7 +23,8 @@ from typing import Callable, TypeVar
 
 import pooch
 
-__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "load_or_note_missing", "keys", "url", "cache_dir"]
+__all__ = ["SOURCES", "Source", "MissingDataError", "fetch", "note_missing", "load_or_note_missing", "keys",
+           "url", "cache_dir"]
 
 T = TypeVar("T")
 
@@ -69,7 +70,11 @@ pooch.get_logger().setLevel("WARNING")  # a fetch per file would otherwise log a
 
 
 class MissingDataError(FileNotFoundError):
-    """A registered file could be neither downloaded nor found in a mirror."""
+    """A registered file could be neither downloaded nor found in a mirror; ``key`` names it."""
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 def cache_dir() -> Path:
@@ -142,24 +147,53 @@ def fetch(key: str) -> Path:
         raise MissingDataError(
             f"cannot fetch {key} ({url(key)}): {exc}. Without internet, point "
             f"{MIRROR_ENV} at a directory holding raw.githubusercontent.com/"
-            f"{src.owner}/{src.repo}/{src.commit}/{path}"
+            f"{src.owner}/{src.repo}/{src.commit}/{path}",
+            key=key,
         ) from exc
 
 
+#: whether this process (a chapter's kernel) has shown the full missing-data note yet
+_noted_missing = False
+
+
+def note_missing(err: MissingDataError) -> None:
+    """Say on the page that the input of ``err`` is missing and this part is skipped.
+
+    For notebooks. The first note of a chapter (one kernel) says what to do
+    (for a registry file: the network or ``NPMK_MIRROR``; otherwise the
+    error's own advice), then folds the error away; later ones name their
+    input in one line. Each carries the output metadata
+    ``{"npmk": {"missing_data": key}}``, by which ``npmk book`` reports the
+    chapter as degraded.
+    """
+    global _noted_missing
+    from html import escape
+
+    from IPython.display import Markdown, display  # a notebook-only dependency, not the package's
+
+    what = err.key or str(err).splitlines()[0]
+    if _noted_missing:
+        text = f"**Also not available:** `{what}`; this part is skipped too."
+    elif err.key:
+        text = (f"**Not available in this build:** `{err.key}`. This part is skipped; to compute it, "
+                f"connect to the internet or set `{MIRROR_ENV}` to a data mirror (README, *Data*) "
+                "and rerun the chapter.")
+    else:
+        text = f"**Not available in this build:** {err}. This part is skipped."
+    _noted_missing = True
+    display(Markdown(f"{text}\n\n<details><summary>What failed</summary>\n\n<pre>{escape(str(err))}"
+                     "</pre>\n\n</details>"), metadata={"npmk": {"missing_data": what}})
+
+
 def load_or_note_missing(loader: Callable[..., T], *args, **kwargs) -> T | None:
-    """``loader(*args, **kwargs)``, or ``None`` after a note on the page when data is missing.
+    """``loader(*args, **kwargs)``, or ``None`` after :func:`note_missing` when data is missing.
 
     For notebooks: a registry file that cannot be fetched (:class:`MissingDataError`)
-    must not stop the chapter, so the note (shown with IPython's ``display``) names
-    the file and how to get it, and the cells that need the data test for ``None``.
+    must not stop the chapter; the cells that need the data test for ``None``.
     Any other exception, an unregistered key included, propagates.
     """
     try:
         return loader(*args, **kwargs)
     except MissingDataError as err:
-        from IPython.display import Markdown, display  # a notebook-only dependency, not the package's
-
-        display(Markdown(f"**Missing data file** — {err}.  The numbers that need it are skipped; set "
-                         f"`{MIRROR_ENV}` to a mirror of the registry (see `npmk/registry.txt`) or "
-                         "connect to the internet, and rerun."))
+        note_missing(err)
         return None

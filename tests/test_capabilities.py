@@ -1,24 +1,14 @@
-"""Capability curves from the mirrored Pythia evals, and run probes in the tidy layout."""
-
-import os
+"""Capability curves from the registered Pythia evals, and run probes in the tidy layout."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from npmk import data
-from npmk.capabilities import COLUMNS, pythia_eval_keys, pythia_evals, run_probes
+from npmk.capabilities import COLUMNS, pythia_eval_keys, pythia_evals
 
 
-@pytest.fixture()
-def mirror():
-    path = os.environ.get("NPMK_MIRROR")
-    if not path:
-        pytest.fail("NPMK_MIRROR is not set: CI points it at the data mirror (e.g. /work/shared/mirror)")
-    return path
-
-
-def test_pythia_70m_curves_from_mirror(mirror):
+def test_pythia_70m_curves_from_the_registry(needs_data):
     df = pythia_evals(["70m"])
     assert list(df.columns) == COLUMNS
     steps = sorted(df["step"].unique())
@@ -30,7 +20,7 @@ def test_pythia_70m_curves_from_mirror(mirror):
     assert df["stderr"].notna().all()
 
 
-def test_unknown_size_and_task_fail_clearly(mirror):
+def test_unknown_size_and_task_fail_clearly(needs_data):
     with pytest.raises(KeyError, match="pythia-1b"):
         pythia_evals(["1b"])
     with pytest.raises(KeyError, match="no_such_task"):
@@ -43,15 +33,3 @@ def test_missing_file_raises_missing_data(monkeypatch, tmp_path):
     monkeypatch.setattr(data, "url", lambda key: "https://invalid.invalid/" + key)
     with pytest.raises(data.MissingDataError, match="70m_step"):
         pythia_evals(["70m"])
-
-
-def test_run_probes_tidy():
-    probes = pd.DataFrame({"step": [0, 10, 20], "val_loss": [5.0, 4.0, 3.5],
-                           "copy_acc": [0.0, 0.1, 0.9], "copy_loss": [4.0, 3.0, 0.5]})
-    df = run_probes(probes, "tiny-s0")
-    assert list(df.columns) == COLUMNS and len(df) == 9
-    acc = df[(df.task == "in_context_copy") & (df.metric == "acc")]
-    assert list(acc["value"]) == [0.0, 0.1, 0.9]
-    assert df["stderr"].isna().all()
-    with pytest.raises(KeyError, match="copy_acc"):
-        run_probes(probes.drop(columns="copy_acc"), "x")

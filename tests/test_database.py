@@ -13,8 +13,7 @@ from npmk.ledger import verdict
 
 
 @pytest.fixture(scope="module")
-def db():
-    # CI sets NPMK_MIRROR; without it the registry downloads the file
+def db(needs_data):
     return D.load()
 
 
@@ -49,7 +48,7 @@ def _published_state_edges() -> dict[str, float]:
     return edges
 
 
-def test_saturation_thresholds_are_the_published_ones():
+def test_saturation_thresholds_are_the_published_ones(needs_data):
     edges = _published_state_edges()
     assert edges.pop("Transition") == 0.0
     assert dict(D.SATURATION_THRESHOLDS) == edges

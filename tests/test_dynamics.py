@@ -1,12 +1,11 @@
 """npmk.dynamics: the numbers the paper prints, recomputed with its own procedure
 from its shipped files (and compared to our computed values to 1e-4), the closed
 loop on a self-trained lab run, and the physics on synthetic inputs with known
-answers.  The data tests read NPMK_MIRROR (CI sets it)."""
+answers.  The data tests fetch the shipped files through the registry (needs_data)."""
 
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pandas as pd
@@ -19,12 +18,6 @@ from npmk.weibull import rms_over_lambda
 W, T = dd.PAPER_WARMUP, dd.PAPER_STEPS
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _mirror():
-    """The published files resolve offline only through the mirror CI provides."""
-    assert os.environ.get("NPMK_MIRROR"), "set NPMK_MIRROR to the data mirror (CI sets it)"
-
-
 def _published_loop(run: str, every: int | None = None, **kw) -> dy.ClosedLoop:
     forces = dd.load_force_log(run)
     forces = forces[forces["group"] == "class:Transmission"]
@@ -34,7 +27,7 @@ def _published_loop(run: str, every: int | None = None, **kw) -> dy.ClosedLoop:
     return dy.closed_loop(forces, dd.load_trajectory(run), n, **kw)
 
 
-def test_rise_phase_shares_reproduce_paper():
+def test_rise_phase_shares_reproduce_paper(needs_data):
     seeds = dd.published_forces(["seed1", "seed2", "seed3", "seed4"])
     s = dy.rise_share_summary(seeds[seeds["group"] == "class:Transmission"], W, T)
     assert round(100 * s["share_min"].min(), 2) == 88.32
@@ -44,7 +37,7 @@ def test_rise_phase_shares_reproduce_paper():
     assert round(100 * ll["share_max"].max(), 2) == 93.40
 
 
-def test_superweight_removal():
+def test_superweight_removal(needs_data):
     step, share, no_sw = dy.superweight_effect(dd.load_force_log("seed1"), W, T)
     assert (round(100 * share, 2), round(100 * no_sw, 2)) == (93.78, 93.45)
     # the published percentage column agrees with shares computed from the forces
@@ -53,7 +46,7 @@ def test_superweight_removal():
     np.testing.assert_allclose(100 * s1["share_align"].to_numpy(), raw["align_pct"].to_numpy(), rtol=1e-9)
 
 
-def test_force_table_matches_paper_to_printed_digits():
+def test_force_table_matches_paper_to_printed_digits(needs_data):
     table = dy.force_table(dd.load_force_log("baseline"))
     for _, row in table.iterrows():
         rms, a, i, d = dd.PAPER_FORCE_TABLE[int(row["step"])]
@@ -62,7 +55,7 @@ def test_force_table_matches_paper_to_printed_digits():
         assert (round(row["align_pct"], 1), round(row["inj_pct"], 1), round(row["decay_pct"], 1)) == (a, i, d)
 
 
-def test_k_lock_and_peaks():
+def test_k_lock_and_peaks(needs_data):
     assert round(dy.k_lock(dd.load_per_layer("baseline")), 4) == 1.2002
     assert round(dy.k_lock(dd.load_per_layer("llama")), 4) == 1.2033
     assert round(dy.k_lock(dd.load_real_perblock_k()), 4) == 1.1904
@@ -73,7 +66,7 @@ def test_k_lock_and_peaks():
 
 @pytest.mark.parametrize("run, expected", [("baseline", 0.0513), ("seed3", 0.0525), ("seed4", 0.0512),
                                            ("llama", 0.0555)])
-def test_closed_loop_paper_procedure(run, expected):
+def test_closed_loop_paper_procedure(run, expected, needs_data):
     # the paper's released procedure (ratio bridge, log grid); paper: 0.053 Pythia, 0.056 LLaMA
     loop = _published_loop(run)
     assert loop.bridge == "ratio" and loop.grid == "log"
@@ -82,13 +75,13 @@ def test_closed_loop_paper_procedure(run, expected):
     assert len(loop.steps) == {"baseline": 80, "llama": 80}.get(run, 400)
 
 
-def test_closed_loop_logging_interval_sweep():
+def test_closed_loop_logging_interval_sweep(needs_data):
     # seeds 3 and 4 log every 50 steps; thinned to 50..500 the loop stays in 0.044-0.0525 (paper 0.045-0.052)
     values = [_published_loop(run, every).log_rmse for run in ("seed3", "seed4") for every in (50, 100, 250, 500)]
     assert abs(min(values) - 0.0441) < 1e-4 and abs(max(values) - 0.0525) < 1e-4
 
 
-def test_gamma_bridge_variant_is_not_the_papers_number():
+def test_gamma_bridge_variant_is_not_the_papers_number(needs_data):
     k = dy.k_lock(dd.load_per_layer("baseline"))
     loop = _published_loop("baseline", bridge="gamma", grid="checkpoints", k=k)
     assert abs(loop.log_rmse - 0.0334) < 1e-4 and abs(loop.log_rmse - 0.053) > 0.01
@@ -101,14 +94,14 @@ def _real_closed_loop() -> tuple[pd.DataFrame, dy.ClosedLoop]:
     return c, loop
 
 
-def test_real_pythia_lambda_pred_reproduced_exactly():
+def test_real_pythia_lambda_pred_reproduced_exactly(needs_data):
     # started from the observed RMS², with factor 1/mean(λ/RMS): the shipped column, not seeded from it
     c, loop = _real_closed_loop()
     assert math.isclose(1 / loop.lam_per_rms, 1.232813, rel_tol=1e-6)
     np.testing.assert_allclose(loop.lam_pred, c["lam_pred"], rtol=1e-12, atol=0)
 
 
-def test_real_pythia_error_split_with_nominal_gamma_bridge():
+def test_real_pythia_error_split_with_nominal_gamma_bridge(needs_data):
     _, loop = _real_closed_loop()
     dense = loop.steps <= 20_000
     split = dy.error_split(loop.lam_pred[dense], loop.lam_obs[dense], loop.rms_obs[dense], 1 / rms_over_lambda(1.2))
@@ -200,14 +193,14 @@ def test_bridge_formula_against_sampled_weibull():
     assert math.isclose(rms_over_lambda(k), math.sqrt(weibull_min(k).moment(2)), rel_tol=1e-12)
 
 
-def test_shares_sum_to_one():
+def test_shares_sum_to_one(needs_data):
     df = dy.with_shares(dd.published_forces(["baseline", "llama_qk"]))
     total = df["share_align"] + df["share_inject"] + df["share_decay"]
     np.testing.assert_allclose(total, 1.0, rtol=1e-12)
     assert (df[["share_align", "share_inject", "share_decay"]] >= 0).all().all()
 
 
-def test_bad_inputs_raise():
+def test_bad_inputs_raise(needs_data):
     forces, traj, _ = _weibull_trajectory()
     with pytest.raises(ValueError, match="increasing"):
         dy.integrate_w2([0, 2, 1], [1, 1, 1], 1.0)
@@ -223,7 +216,7 @@ def test_bad_inputs_raise():
         dy.closed_loop(forces, traj.assign(step=traj["step"] + 500), 1000)
 
 
-def test_force_excess_is_one_for_an_exact_log_and_measures_over_prediction():
+def test_force_excess_is_one_for_an_exact_log_and_measures_over_prediction(needs_data):
     forces, _, _ = _weibull_trajectory(n_params=1000)
     exact = dy.force_excess(forces, 1000)
     np.testing.assert_allclose(exact["ratio"], 1.0, rtol=1e-9)

@@ -1,20 +1,14 @@
 """npmk.dynamics_data: the readers of the dynamics paper's shipped files return tidy,
-self-consistent tables.  The tests read NPMK_MIRROR (CI sets it)."""
+self-consistent tables, read through the data registry."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pytest
 
 from npmk import dynamics_data as dd
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _mirror():
-    """The published files resolve offline only through the mirror CI provides."""
-    assert os.environ.get("NPMK_MIRROR"), "set NPMK_MIRROR to the data mirror (CI sets it)"
+pytestmark = pytest.mark.usefixtures("needs_data")  # every test reads the shipped files
 
 
 @pytest.mark.parametrize("run", list(dd.FORCE_LOGS))

@@ -135,6 +135,8 @@ def test_cli_json_shapes(neox_dirs, capsys):
     assert rc == 0 and out.splitlines()[0].startswith("name,kind,cls,k,lam") and len(out.splitlines()) == 7
     rc, out, _ = _cli(capsys, d)
     assert rc == 0 and "pooled" in out
+    rc, out, _ = _cli(capsys, d, "--by", "kind")  # the table names each row once, by its kind
+    assert rc == 0 and out.split()[:3] == ["kind", "cls", "k"]
 
 
 def _bad_dir(tmp_path, tensors, model_type="gpt_neox"):
