@@ -342,4 +342,4 @@ check("real_decoders_band", (float(dec["k"].min()), float(dec["k"].max())) if le
 paper = measured[measured["group"] == "paper model (Hub)"].dropna(subset=["k"])
 check("terminal_k_band", (float(paper["k"].min()), float(paper["k"].max())) if len(paper) == len(published) else None)
 k1b = measured.loc[measured["model"] == "Pythia-1B", "k"]
-check("pythia1b_k", float(k1b.iloc[0]) if len(k1b) and pd.notna(k1b.iloc[0]) else None)
+_ = check("pythia1b_k", float(k1b.iloc[0]) if len(k1b) and pd.notna(k1b.iloc[0]) else None)

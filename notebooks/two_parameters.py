@@ -302,11 +302,12 @@ table(diag_ours)
 # Our networks are a different set, and the bullets say what each part of it can
 # carry:
 #
-# - The three small decoder LMs of the registry (LLaMA-style SmolLM2, Qwen2, Gemma 3;
-#   all GQA, read from 4- to 6-bit GGUF files) have Transmission medians $k_T$ from
+# - The three small decoder LMs of the registry (LLaMA-style SmolLM2 and Qwen2 with
+#   GQA, Gemma 3 with a single key/value head, all read from 4- to 6-bit GGUF files)
+#   have Transmission medians $k_T$ from
 #   {glue:text}`kT_dec_lo:.4f` to {glue:text}`kT_dec_hi:.4f` and Selection medians
 #   $k_S$ from {glue:text}`kS_dec_lo:.4f` to {glue:text}`kS_dec_hi:.4f`; the published
-#   GQA Selection range is [1.10, 1.16]. Their $k$ is that of the quantized
+#   GQA Selection range is [1.10, 1.16]. Their $k$ is that of the dequantized
 #   matrices, and none of them is a DATABASE_v9_1 model.
 # - The encoders and the speech model (MiniLM, MPNet, Whisper) have $k_T$ from
 #   {glue:text}`kT_enc_lo:.4f` to {glue:text}`kT_enc_hi:.4f`: the class split is read

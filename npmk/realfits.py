@@ -4,13 +4,15 @@ Three chapters read the same networks (pooled, per kind, per tensor, at three
 trims); reading and dequantizing a 0.5B-parameter GGUF takes minutes on two
 cores, so each result is stored as CSV under ``$NPMK_CACHE/real/fits/<name>/``
 and reused. The file name carries a key made of the weights' sha256 and a
-hash of the source of every npmk module that shapes the numbers (readers,
-skeleton, counting, fitting, spectra), so a code change or another weights
-file never reuses a stale result. Files are written atomically.
+hash of the code of every npmk module that shapes the numbers (readers,
+skeleton, counting, fitting, spectra; docstrings and comments left out), so a
+code change or another weights file never reuses a stale result, while a
+documentation edit keeps it. Files are written atomically.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import inspect
@@ -28,11 +30,23 @@ _MODULES = ("npmk.tensorfile", "npmk.checkpoints", "npmk.gguf_checkpoint", "npmk
             "npmk.counts", "npmk.weibull", "npmk._measure", "npmk.spectra")
 
 
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return tree
+
+
 @lru_cache(maxsize=None)
 def _code_hash() -> str:
+    """sha256 of the syntax trees of ``_MODULES`` without docstrings (comments are not in a tree),
+    so an edit of documentation or doctests keeps the cached results and a code change drops them."""
     h = hashlib.sha256()
     for mod in _MODULES:
-        h.update(inspect.getsource(importlib.import_module(mod)).encode())
+        tree = _without_docstrings(ast.parse(inspect.getsource(importlib.import_module(mod))))
+        h.update(ast.dump(tree).encode())
     return h.hexdigest()
 
 

@@ -103,3 +103,48 @@ def test_registry_entries_are_complete():
         assert net.profile in {"default", "full"}
     assert "qwen2.5-coder-1.5b" not in realnets.names("default")
     assert set(realnets.names("full")) == set(realnets.REALNETS)
+
+
+def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path):
+    import torch
+    from safetensors.torch import save
+
+    import importlib
+
+    from npmk import realfits
+
+    g = torch.Generator().manual_seed(0)
+    blob = save({"encoder.layer.0.attention.self.query.weight": torch.randn(64, 64, generator=g) * 0.02,
+                 "encoder.layer.0.intermediate.dense.weight": torch.randn(128, 64, generator=g) * 0.02})
+    config = b'{"model_type": "bert"}'
+    _wheel(cache, "tiny-bert", "1.0", {"tiny_bert/model.safetensors": blob, "tiny_bert/config.json": config})
+    net = RealNet("tiny-bert", "t", "test", "bert", 1, "fp32", "safetensors", "MIT",
+                  (Part("tiny-bert", "1.0", "tiny_bert/model.safetensors"),), "model.safetensors",
+                  hashlib.sha256(blob).hexdigest(),
+                  extras=(("config.json", Part("tiny-bert", "1.0", "tiny_bert/config.json")),))
+    _register(monkeypatch, net)
+    first = realfits.fits("tiny-bert", "kind", (0.8, 1.0))
+    assert set(first["name"]) == {"q", "ffn_in"} and list(first["trim"]) == [0.8, 0.8, 1.0, 1.0]
+
+    def refuse(*a, **k):
+        raise AssertionError("measured again although the result is cached")
+
+    monkeypatch.setattr(importlib.import_module("npmk.measure"), "measure", refuse)
+    again = realfits.fits("tiny-bert", "kind", (0.8, 1.0))
+    assert list(again["k"]) == pytest.approx(list(first["k"]), rel=1e-12)
+    key = realfits.result_key("tiny-bert")
+    monkeypatch.setitem(realnets.REALNETS, "tiny-bert", RealNet(**{**net.__dict__, "sha256": "1" * 64}))
+    assert realfits.result_key("tiny-bert") != key  # other weights, other results
+
+
+def test_code_key_ignores_docstrings_but_not_code():
+    import ast
+
+    from npmk.realfits import _without_docstrings
+
+    def key(src: str) -> str:
+        return ast.dump(_without_docstrings(ast.parse(src)))
+
+    base = 'def f(x):\n    """Doc."""\n    return x + 1  # why\n'
+    assert key(base) == key('def f(x):\n    """Other doc, doctest >>> f(1)."""\n    return x + 1\n')
+    assert key(base) != key('def f(x):\n    """Doc."""\n    return x + 2\n')
