@@ -151,7 +151,7 @@ _IMPORTS = {
     "read": [],
     "naive": ["numpy", "npmk.weibull", "npmk.skeleton", "npmk.checkpoints"],
     "npm-hist": ["numpy", "npm_weibull", "npmk.weibull", "npmk.skeleton", "npmk.checkpoints"],
-    "npmk": ["npmk.measure"],
+    "npmk": ["npmk._measure"],
 }
 
 

@@ -55,7 +55,7 @@ def _peak_rss_mib() -> float:
 
 
 def _import_npmk() -> None:
-    import npmk.measure  # noqa: F401
+    import npmk._measure  # noqa: F401
 
 
 def run(paths: list[Path], out: Path, workers: int) -> dict:

@@ -48,7 +48,7 @@ import npmk.style
 from npmk import realfits, realnets
 from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check
-from npmk.measure import measure
+from npmk import measure
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
@@ -65,7 +65,7 @@ def table(df: pd.DataFrame, formats: dict[str, str]) -> None:
 # %% [markdown]
 # ## Final models at three trims
 #
-# One reading per network gives all three fits ({func}`npmk.measure.measure` with a
+# One reading per network gives all three fits ({func}`npmk.measure` with a
 # list of trims); the registry networks' results are cached on disk
 # ({mod}`npmk.realfits`). {numref}`fig-bt-final` shows how each network's pooled $k$
 # moves as the body opens.

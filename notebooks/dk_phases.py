@@ -67,8 +67,7 @@ from myst_nb import glue
 
 import npmk
 import npmk.style
-from npmk import data, dynamics_data, ledger, phases, sweep
-from npmk.measure import measure
+from npmk import data, dynamics_data, ledger, measure, phases, sweep
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()

@@ -53,8 +53,7 @@ import pandas as pd
 import torch
 
 import npmk.style
-from npmk import data, ledger, page, sweep, weibull, zoo
-from npmk.measure import measure
+from npmk import data, ledger, measure, page, sweep, weibull, zoo
 
 npmk.style.use()
 families = list(families) or zoo.FAMILIES

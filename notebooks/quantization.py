@@ -50,7 +50,7 @@ from myst_nb import glue
 import npmk.style
 from npmk import ledger, realnets
 from npmk.ledger import number_or_dash
-from npmk.measure import measure
+from npmk import measure
 from npmk.quant_shift import (
     band_verdict,
     bias_bands,

@@ -51,7 +51,7 @@ import npmk.style
 from npmk import data, database, realfits, realnets, sweep
 from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check, number_or_dash
-from npmk.measure import measure
+from npmk import measure
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()

@@ -50,7 +50,7 @@ from scipy import stats
 
 import npmk
 import npmk.style
-from npmk.measure import measure
+from npmk import measure
 from npmk import data, database, realfits, realnets, skeleton
 from npmk.checkpoints import open_checkpoint
 from npmk.data import MissingDataError

@@ -325,7 +325,7 @@ if pub is not None:
 #
 # ## The book's own runs
 #
-# Every snapshot of each run is fitted per matrix with {func}`npmk.measure.measure`
+# Every snapshot of each run is fitted per matrix with {func}`npmk.measure`
 # (the k-lock and the per-matrix bridge) and pooled over the Transmission class
 # (the λ trajectory).  The logged forces are exact per step (rec = 1), so the
 # closed loop integrates with unit steps.

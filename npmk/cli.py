@@ -10,7 +10,7 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "measure": ("npmk.measure", "Weibull (k, lambda) of a checkpoint's skeleton"),
+    "measure": ("npmk._measure", "Weibull (k, lambda) of a checkpoint's skeleton"),
     "sweep": ("npmk.sweep", "measure a grid of checkpoints on a Dask cluster into a Parquet dataset"),
     "train": ("npmk.runs", "train a small GPT-NeoX / LLaMA with force logging"),
     "book": ("npmk.book", "execute the notebooks with a profile and build the HTML book"),

@@ -96,7 +96,7 @@ def sample_chunks(source, *, family: str | None = None, n_values: int | None = N
     among the tensors in proportion to their size (stratified, so the mix of
     kinds is the skeleton's) and drawn uniformly without replacement within
     each tensor (seeded); None keeps every chunk. A tied head counts as its own
-    tensor, as in :func:`npmk.measure.measure`'s default (``tied="state_dict"``).
+    tensor, as in :func:`npmk.measure`'s default (``tied="state_dict"``).
     family: skeleton rule table when the source has no config.
     """
     if n_values is not None and (int(n_values) != n_values or n_values < CHUNK):

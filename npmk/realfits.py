@@ -27,7 +27,7 @@ from npmk.data import cache_dir
 __all__ = ["fits", "spectra_of", "result_key"]
 
 _MODULES = ("npmk.tensorfile", "npmk.checkpoints", "npmk.gguf_checkpoint", "npmk.ctranslate2_checkpoint", "npmk.skeleton",
-            "npmk.counts", "npmk.weibull", "npmk.measure", "npmk.spectra")
+            "npmk.counts", "npmk.weibull", "npmk._measure", "npmk.spectra")
 
 
 def _without_docstrings(tree: ast.Module) -> ast.Module:
@@ -70,9 +70,9 @@ def _cached(name: str, what: str, compute) -> pd.DataFrame:
 def fits(name: str, by: str = "pooled", trims: Sequence[float] = (0.8,)) -> pd.DataFrame:
     """``measure("real:<name>", by=by, trim=trims)``, cached (see the module docstring).
 
-    One block of rows per trim (column ``trim``), as :func:`npmk.measure.measure` returns them.
+    One block of rows per trim (column ``trim``), as :func:`npmk.measure` returns them.
     """
-    from npmk.measure import measure
+    from npmk._measure import measure
 
     tag = f"{by}-" + "-".join(f"{t:g}" for t in trims)
     return _cached(name, tag, lambda: measure(f"real:{name}", by=by, trim=list(trims), progress=False))

@@ -7,7 +7,7 @@ elsewhere, such as a Hub checkpoint); the pooled fits are the papers' aggregate 
 Levels, for the skeleton matrices of the chosen component classes at each
 snapshot step:
 
-* ``tensor`` — one row per matrix, from :func:`npmk.measure.measure` (by tensor);
+* ``tensor`` — one row per matrix, from :func:`npmk.measure` (by tensor);
 * ``layer``  — one fit to the pooled |w| of a class's matrices in one block;
 * ``class``  — one fit to the pooled |w| of the whole class (paper 003's aggregate λ).
 
@@ -67,7 +67,7 @@ def weight_fits(
     rows: list[dict[str, Any]] = []
     if "tensor" in levels:
         # the engine pulls in the checkpoint readers; only the tensor level needs it
-        from npmk.measure import measure
+        from npmk._measure import measure
 
         per = measure({n: weights[n] for n in members}, family=family, by="tensor", trim=trim, progress=False)
         for r in per.itertuples():

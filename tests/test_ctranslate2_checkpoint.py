@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from npmk.checkpoints import SourceError, open_checkpoint, sniff
-from npmk.measure import measure
+from npmk import measure
 
 _IDS = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.float16): 4}
 

@@ -14,7 +14,7 @@ MODULES = sorted(m.name for m in pkgutil.iter_modules(npmk.__path__, "npmk.") if
 #: the public entry points whose docstrings must keep a runnable example
 MUST_HAVE_EXAMPLES = {
     "npmk.weibull": ("fit", "fit_mle", "halfnormal_anchor", "WeibullFit"),
-    "npmk.measure": ("measure",),
+    "npmk._measure": ("measure",),
     "npmk.ledger": ("check", "Claim.judge"),
     "npmk.page": ("table_markdown", "rerun_markdown"),
 }

@@ -11,7 +11,7 @@ from gguf import GGMLQuantizationType as Q
 from gguf.quants import quantize
 
 from npmk.checkpoints import SourceError, open_checkpoint, sniff
-from npmk.measure import measure
+from npmk import measure
 
 
 def _write(path, tensors: dict[str, tuple[np.ndarray, Q]], arch="llama"):

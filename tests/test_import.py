@@ -20,9 +20,3 @@ def test_exports_resolve_on_use(repo_root):
             "print(all(callable(f) for f in (fit, fit_mle, WeibullFit, halfnormal_anchor, measure)), "
             "'torch' in sys.modules)")
     assert _run(code, repo_root) == "True True"
-
-
-def test_measure_stays_the_function_after_its_submodule_is_imported(repo_root):
-    # the submodule import sets the package attribute npmk.measure; it must not shadow the function
-    code = "import npmk.measure, npmk; from npmk.measure import measure; print(npmk.measure is measure)"
-    assert _run(code, repo_root) == "True"

@@ -13,7 +13,7 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 import npmk
 from npmk import skeleton
 from npmk.checkpoints import open_checkpoint
-from npmk.measure import MeasureError
+from npmk._measure import MeasureError
 from npmk.cli import main
 from npmk.weibull import FitError, fit
 

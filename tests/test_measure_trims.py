@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from npmk.measure import measure
+from npmk import measure
 from npmk.weibull import FitError
 
 

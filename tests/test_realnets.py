@@ -129,7 +129,7 @@ def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path):
     def refuse(*a, **k):
         raise AssertionError("measured again although the result is cached")
 
-    monkeypatch.setattr(importlib.import_module("npmk.measure"), "measure", refuse)
+    monkeypatch.setattr(importlib.import_module("npmk._measure"), "measure", refuse)
     again = realfits.fits("tiny-bert", "kind", (0.8, 1.0))
     assert list(again["k"]) == pytest.approx(list(first["k"]), rel=1e-12)
     key = realfits.result_key("tiny-bert")

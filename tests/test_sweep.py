@@ -202,7 +202,7 @@ def test_yaml_spec(tmp_path):
 
 
 def test_subsample_is_passed_to_measure_and_recorded(hub):
-    from npmk.measure import measure
+    from npmk import measure
 
     task = Task("npmk-test/neox-fp16", "step2", subsample=5_000, seed=3)
     row = run_task(task).iloc[0]
