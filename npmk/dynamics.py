@@ -32,14 +32,14 @@ book's own training runs (``Run.forces``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from .forces import shares
 from .dynamics_data import PAPER_FORCE_TABLE
+from .forces import shares
 from .weibull import rms_over_lambda
 
 __all__ = [

@@ -17,7 +17,7 @@ import hashlib
 import importlib
 import inspect
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 
 import pandas as pd
 
@@ -39,7 +39,7 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
-@lru_cache(maxsize=None)
+@cache
 def _code_hash() -> str:
     """sha256 of the syntax trees of ``_MODULES`` without docstrings (comments are not in a tree),
     so an edit of documentation or doctests keeps the cached results and a code change drops them."""

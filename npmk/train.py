@@ -44,9 +44,9 @@ from safetensors.torch import save as st_save
 from tqdm.auto import tqdm
 
 from npmk import corpus as corpus_mod
+from npmk._files import locked, sha256, write_atomic, write_json
 from npmk.forces import ForceRecorder, frame
 from npmk.models import FAMILY, build
-from npmk._files import locked, sha256, write_atomic, write_json
 from npmk.runconfig import RunConfig, RunConfigMismatch, config_record, diff_fields, lr_at, snapshot_schedule
 
 __all__ = ["Trainer", "copy_alphabet", "prepare", "train"]

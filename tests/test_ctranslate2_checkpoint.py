@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from npmk.checkpoints import SourceError, open_checkpoint, sniff
 from npmk import measure
+from npmk.checkpoints import SourceError, open_checkpoint, sniff
 
 _IDS = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.float16): 4}
 

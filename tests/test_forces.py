@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from npmk.forces import COLUMNS, ForceRecorder, adam_direction, forces_from_displacement, forces_from_moments, frame, shares
+from npmk.forces import (
+    COLUMNS,
+    ForceRecorder,
+    adam_direction,
+    forces_from_displacement,
+    forces_from_moments,
+    frame,
+    shares,
+)
 
 
 def _float64_problem(seed=0, wd=0.1):

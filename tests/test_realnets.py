@@ -106,10 +106,10 @@ def test_registry_entries_are_complete():
 
 
 def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path):
+    import importlib
+
     import torch
     from safetensors.torch import save
-
-    import importlib
 
     from npmk import realfits
 

@@ -3,9 +3,9 @@
 import json
 
 import numpy as np
-import torch
 import pandas as pd
 import pytest
+import torch
 
 from npmk.runconfig import PRESETS, RunConfig, RunConfigMismatch, lr_at, snapshot_schedule
 from npmk.runs import cli, get_run, load_run, runs_dir
