@@ -54,7 +54,8 @@ from npmk.weibull import (
     weibull_cdf,
 )
 
-__all__ = ["ValueCounts", "UnsupportedDtypeError", "SUPPORTED_DTYPES", "check_dtype", "quantile_from_counts", "fit_from_counts"]
+__all__ = ["ValueCounts", "UnsupportedDtypeError", "SUPPORTED_DTYPES", "check_dtype", "quantile_from_counts",
+           "fit_from_counts"]
 
 #: Elements counted per call: small enough to stay in cache and bound temporaries.
 _CHUNK = 1 << 20
@@ -340,7 +341,8 @@ def fit_from_counts(values: np.ndarray, counts: np.ndarray, trim: float, *, name
     i_lo, i_hi = body_ranks(n, trim)
     n_body = i_hi - i_lo + 1
     if n_body < MIN_BODY:
-        raise FitError(f"{name}: {n} values leave {max(n_body, 0)} in the {trim:.0%} body; a fit needs at least {MIN_BODY}")
+        raise FitError(f"{name}: {n} values leave {max(n_body, 0)} in the {trim:.0%} body; "
+                       f"a fit needs at least {MIN_BODY}")
     a = np.maximum(cum - counts + 1, i_lo)
     b = np.minimum(cum, i_hi)
     sel = b >= a

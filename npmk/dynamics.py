@@ -80,7 +80,8 @@ def rise_phase(forces: pd.DataFrame, warmup: int, total_steps: int, end_frac: fl
     return forces[(forces["step"] > warmup) & (forces["step"] <= end)]
 
 
-def rise_share_summary(forces: pd.DataFrame, warmup: int, total_steps: int, by: str | list[str] = "run") -> pd.DataFrame:
+def rise_share_summary(forces: pd.DataFrame, warmup: int, total_steps: int,
+                       by: str | list[str] = "run") -> pd.DataFrame:
     """Per ``by``: min, median and max alignment share (fraction) over the rise phase, and rows used."""
     rise = with_shares(rise_phase(forces, warmup, total_steps))
     return (rise.groupby(by, sort=False)["share_align"]
