@@ -16,7 +16,7 @@
 # magnitudes of the whole weight skeleton (canonical SKIP, middle-80 % body) of ten
 # published decoder language models from five families (Pythia 70M–2.8B, OLMo-1B,
 # OLMo-2-1B, Qwen2.5-1.5B, Mistral-7B, LLaMA-3-8B) and reports that after enough
-# training the shape $k$ of every one lands in the band $[1.13, 1.19]$. Where do
+# training the shape $k$ of every one lands in the band {glue:text}`ledger.terminal_k_band.published`. Where do
 # trained networks that this machine can read offline land, pooled and kind by kind?
 #
 # The ten models live on the Hugging Face Hub, out of reach here, so they are
@@ -69,7 +69,7 @@ def table(df: pd.DataFrame, formats: dict[str, str]) -> None:
 # ## The published table
 #
 # What can be cited offline: the ten models and their checkpoints, the band, and
-# one value, Pythia-1B at $k \approx 1.1808$ (the paper's README example). The
+# one value, Pythia-1B at $k \approx$ {glue:text}`ledger.pythia1b_k.published` (the paper's README example). The
 # other nine values are in the paper's `MODELS.md` and Zenodo bundle, which this
 # machine cannot reach; they stay empty rather than guessed.
 
@@ -312,7 +312,7 @@ glue("ww_network", weightwatcher_network or "none", display=False)
 #   terminal nor at the paper's scale, so they are no evidence either way.
 # - weightwatcher and {mod}`npmk.spectra` give the same α on
 #   {glue:text}`ww_network` to within {glue:text}`ww_max_diff` per matrix.
-# - The published Pythia-1B value, 1.1808, is re-measured only in the `full`
+# - The published Pythia-1B value, {glue:text}`ledger.pythia1b_k.published`, is re-measured only in the `full`
 #   profile (10M-value subsample, seed 42): here {glue:text}`ledger.pythia1b_k.ours`
 #   ({glue:text}`ledger.pythia1b_k.verdict`).
 
