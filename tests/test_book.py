@@ -500,3 +500,16 @@ def test_missing_mirror_file_is_a_clear_error(tmp_path, monkeypatch):
     msg = str(info.value)
     assert info.value.key == key
     assert key in msg and "NPMK_MIRROR" in msg and "raw.githubusercontent.com/tiexinding" in msg
+
+
+def test_the_smoke_html_is_strict_unless_a_chapter_lacks_its_data(tmp_path, monkeypatch):
+    """A Sphinx warning fails a smoke book whose chapters are complete; one with a degraded chapter
+    (its data missing) still builds, partial."""
+    monkeypatch.setenv("NPMK_MIRROR", str(tmp_path / "empty-mirror"))
+    monkeypatch.setenv("NPMK_CACHE", str(tmp_path / "cache"))
+    broken = {"broken": "# Broken\n\nSee {numref}`fig-nowhere`.\n"}
+    complete = _project(tmp_path / "complete", {"good": GOOD}, pages=broken)
+    with pytest.raises(RuntimeError, match="Jupyter Book failed"):
+        book.build("smoke", root=complete)
+    partial = _project(tmp_path / "partial", {"good": GOOD, "needs": NEEDS_DATA}, pages=broken)
+    assert book.build("smoke", root=partial).layout.html.joinpath("book", "broken.html").is_file()
