@@ -51,6 +51,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
@@ -133,9 +134,7 @@ emerged = runs[runs.emerged]
 #
 # {numref}`fig-lab-copying` shows the copying score of every run and
 # {numref}`tab-lab-grid` lists when it crossed `copy_level`. Copying emerged in
-# {glue:text}`lab_n_emerged` of {glue:text}`lab_n_runs` runs, between steps
-# {glue:text}`lab_em_min:,.0f` and {glue:text}`lab_em_max:,.0f` — a factor of
-# {glue:text}`lab_em_spread:.1f` in steps.
+# {glue:text}`lab_n_emerged` of {glue:text}`lab_n_runs` runs.
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Copying accuracy of every run by training step (log axis); dotted: the level at which copying counts as emerged; circles: the emergence step of each run that reaches it. Runs that never reach it are drawn grey.", "name": "fig-lab-copying"}}
 fig, ax = plt.subplots(figsize=(8, 4))
@@ -176,6 +175,15 @@ glue("lab_em_spread", float(emerged.emergence_step.max() / emerged.emergence_ste
      if len(emerged) else math.nan, display=False)
 glue("lab_em_median", float(emerged.emergence_step.median()) if len(emerged) else math.nan, display=False)
 
+# %% tags=["remove-input"]
+# prose quoting emergence steps exists only where a run emerged (nb_render_markdown_format: myst)
+if len(emerged):
+    display(Markdown("The runs where it emerged did so between steps {glue:text}`lab_em_min:,.0f` and "
+                     "{glue:text}`lab_em_max:,.0f`, a factor of {glue:text}`lab_em_spread:.1f` in steps."))
+else:
+    display(Markdown("No run of this profile reached the level, so there is no emergence step to time; "
+                     "the rest of the chapter says so instead of quoting one."))
+
 # %% [markdown]
 # ## Weight statistics and their change points
 #
@@ -194,7 +202,8 @@ for (name, group, statistic), s in stats.groupby(["run", "group", "statistic"], 
 events = pd.DataFrame(events)
 edge = events[events.run.isin(emerged.run)].groupby("candidate")["at_edge"].sum()
 glue("lab_n_candidates", int(events.candidate.nunique()), display=False)
-glue("lab_edge_share", float(events.loc[events.run.isin(emerged.run), "at_edge"].mean()), display=False)
+glue("lab_edge_share", float(events.loc[events.run.isin(emerged.run), "at_edge"].mean()) if len(emerged)
+     else math.nan, display=False)
 glue("lab_loss_edge", int(emerged.loss_cp_at_edge.sum()), display=False)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Smoothed rate of change per decade of four candidates, one line per run where copying emerged (colour: emergence step, early to late as in the first figure); circles mark each run's emergence step on its own curve.", "name": "fig-lab-rates"}}
@@ -219,8 +228,8 @@ plt.show()
 # ## Leave-one-out prediction
 #
 # {numref}`tab-lab-prediction` applies the rule to every candidate over the
-# {glue:text}`lab_n_emerged` runs where copying emerged; {numref}`fig-lab-forest`
-# shows the intervals the verdict reads.
+# {glue:text}`lab_n_emerged` runs where copying emerged; the rule needs at least
+# three of them to leave one out.
 
 # %% tags=["remove-cell"]
 PREDICTION_KEYS = ["lab_best_mae", "lab_mae_loss", "lab_mae_median", "lab_best_lead", "lab_best_lead_lo",
@@ -273,6 +282,7 @@ glue("tab-lab-prediction", table[list(cols)].rename(columns=cols).style.hide(axi
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The verdict's three intervals for the eight candidates with the smallest error: the error difference to each baseline (left two panels; left of 0: better than the baseline) and the lead (right; right of 0: the statistic changes first). Bars: Bonferroni-level bootstrap intervals over runs; dots: means.", "name": "fig-lab-forest"}}
 top = table.head(8).iloc[::-1]
+# no candidate under the rule (too few runs emerged): no figure, and the next cell says why
 if len(top):
     fig, axes = plt.subplots(1, 3, figsize=(12, 0.35 * len(top) + 1.2), sharey=True)
     for ax, (key, title) in zip(axes, [("d_loss", "error − loss baseline"), ("d_median", "error − median baseline"),
@@ -286,46 +296,78 @@ if len(top):
     axes[0].set_yticks(np.arange(len(top)), top.candidate, fontsize=7)
     plt.show()
 
+# %% tags=["remove-input"]
+if len(top):
+    display(Markdown("{numref}`fig-lab-forest` shows the intervals the verdict reads."))
+else:
+    display(Markdown("With fewer than three runs where copying emerged the rule is not applied: the table "
+                     "is empty and there are no intervals to draw."))
+
 # %% [markdown]
 # ## What it shows
 #
-# - Copying emerged in {glue:text}`lab_n_emerged` of {glue:text}`lab_n_runs` runs,
-#   spread over a factor of {glue:text}`lab_em_spread:.1f` in steps (steps
-#   {glue:text}`lab_em_min:,.0f` to {glue:text}`lab_em_max:,.0f`);
-#   {glue:text}`lab_n_never` runs never reached the level and are listed, not dropped.
-# - The best candidate, {glue:text}`lab_best`, predicts the emergence step with a
-#   mean error of {glue:text}`lab_best_mae:.3f` decades, against
-#   {glue:text}`lab_mae_loss:.3f` for the validation loss's change point and
-#   {glue:text}`lab_mae_median:.3f` for the median step; its lead is
-#   {glue:text}`lab_best_lead:.3f` decades (interval {glue:text}`lab_best_lead_lo:.3f`
-#   to {glue:text}`lab_best_lead_hi:.3f`, confidence {glue:text}`lab_level:.4f`).
 # - Of {glue:text}`lab_n_candidates` candidates, {glue:text}`lab_n_beat` beat both
 #   baselines, {glue:text}`lab_n_lead` change first, and {glue:text}`lab_n_predict`
 #   do both (predictors: {glue:text}`lab_predictors`).
-# - {glue:text}`lab_edge_share:.2f` of the candidates' change points fall on the
-#   first or last analysed step (flagged in the table); the validation loss's
-#   change point does in {glue:text}`lab_loss_edge` runs.
-#
+
+# %% tags=["remove-input"]
+# findings that quote emergence steps and the rule's errors exist only where the rule ran
+if len(emerged) >= 3:
+    display(Markdown("""
+- Copying emerged in {glue:text}`lab_n_emerged` of {glue:text}`lab_n_runs` runs,
+  spread over a factor of {glue:text}`lab_em_spread:.1f` in steps (steps
+  {glue:text}`lab_em_min:,.0f` to {glue:text}`lab_em_max:,.0f`);
+  {glue:text}`lab_n_never` runs never reached the level and are listed, not dropped.
+- The best candidate, {glue:text}`lab_best`, predicts the emergence step with a
+  mean error of {glue:text}`lab_best_mae:.3f` decades, against
+  {glue:text}`lab_mae_loss:.3f` for the validation loss's change point and
+  {glue:text}`lab_mae_median:.3f` for the median step; its lead is
+  {glue:text}`lab_best_lead:.3f` decades (interval {glue:text}`lab_best_lead_lo:.3f`
+  to {glue:text}`lab_best_lead_hi:.3f`, confidence {glue:text}`lab_level:.4f`).
+- {glue:text}`lab_edge_share:.2f` of the candidates' change points fall on the
+  first or last analysed step (flagged in the table); the validation loss's
+  change point does in {glue:text}`lab_loss_edge` runs."""))
+else:
+    display(Markdown("""
+- Copying emerged in {glue:text}`lab_n_emerged` of {glue:text}`lab_n_runs` runs
+  ({glue:text}`lab_n_never` never reached the level; all are listed), too few to
+  leave one out: no candidate's error or lead is measured in this profile."""))
+
+# %% [markdown]
 # ## Answer
-#
-# In {glue:text}`lab_n_emerged` runs of a two-layer transformer trained on a
-# copying task, where copying emerged between steps {glue:text}`lab_em_min:,.0f`
-# and {glue:text}`lab_em_max:,.0f`, we asked whether the step at which a weight
-# statistic changes fastest tells a left-out run's emergence step better than
-# that run's validation-loss change point and better than the median step, and
-# ahead of it. Does one? **{glue:text}`lab_verdict`**: {glue:text}`lab_n_predict`
-# of {glue:text}`lab_n_candidates` candidates pass with Bonferroni-corrected
-# intervals; the closest, {glue:text}`lab_best`, misses by
-# {glue:text}`lab_best_mae:.3f` decades on average against
-# {glue:text}`lab_mae_loss:.3f` (loss) and {glue:text}`lab_mae_median:.3f`
-# (median step). *Limits:* one capability on one synthetic task, learned by a
+
+# %% tags=["remove-input"]
+if len(emerged) >= 3:
+    display(Markdown("""
+In {glue:text}`lab_n_emerged` runs of a two-layer transformer trained on a
+copying task, where copying emerged between steps {glue:text}`lab_em_min:,.0f`
+and {glue:text}`lab_em_max:,.0f`, we asked whether the step at which a weight
+statistic changes fastest tells a left-out run's emergence step better than
+that run's validation-loss change point and better than the median step, and
+ahead of it. Does one? **{glue:text}`lab_verdict`**: {glue:text}`lab_n_predict`
+of {glue:text}`lab_n_candidates` candidates pass with Bonferroni-corrected
+intervals; the closest, {glue:text}`lab_best`, misses by
+{glue:text}`lab_best_mae:.3f` decades on average against
+{glue:text}`lab_mae_loss:.3f` (loss) and {glue:text}`lab_mae_median:.3f`
+(median step)."""))
+else:
+    display(Markdown("""
+We asked whether the step at which a weight statistic changes fastest tells a
+left-out run's emergence step better than that run's validation-loss change
+point and better than the median step, and ahead of it. In this profile the
+question is **{glue:text}`lab_verdict`**: copying emerged in
+{glue:text}`lab_n_emerged` of {glue:text}`lab_n_runs` runs, and the rule needs
+three."""))
+
+# %% [markdown]
+# *Limits:* one capability on one synthetic task, learned by a
 # small model trained on that task itself for a few hundred steps; so few runs
 # give wide intervals, and a Bonferroni correction over 32 candidates can miss a
 # real but modest predictor; each curve contributes a single event (its largest
 # rate after warm-up), so a statistic whose signal is a second, smaller bump is
 # not credited; "emerged" means copying accuracy 0.5. Real Pythia
 # ({doc}`emergence_pythia`) offers no variation in *when* to test against.
-
+#
 # ## Ledger
 #
 # No paper states when copying should emerge or which statistic should

@@ -36,7 +36,7 @@
 # %% tags=["parameters"]
 zoo_size = "small"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
 seed = 0  # family i is built with seed + i, so the families are independent draws
-families = []  # families to measure (empty: all 14)
+families = []  # families to measure (empty: all of npmk.zoo.FAMILIES)
 per_tensor = True  # also fit every matrix on its own
 dtype = "float16"  # storage dtype of the measured models (float32 is exact but ~7x slower to measure)
 trim = 0.8  # body fraction of the fit

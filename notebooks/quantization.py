@@ -49,7 +49,6 @@ from myst_nb import glue
 
 import npmk.style
 from npmk import ledger, realnets
-from npmk.ledger import number_or_dash
 from npmk import measure
 from npmk.quant_shift import (
     band_verdict,
@@ -303,7 +302,7 @@ display(btab[["bias band", "resolves"]])
 # band is the union of the bands of the types it holds, and subtracting it from
 # the measured pooled $k$ leaves the interval where the unquantized network's
 # $k$ lies, provided the shifts measured above carry over to these networks
-# ({numref}`fig-quant-lms`).
+# (table and figure below).
 
 # %% tags=["remove-cell"]
 lm_rows = []
@@ -334,38 +333,41 @@ if len(lm):
                          "in band as read": lm["in band as read"].map({True: "yes", False: "no"})})
             .style.hide(axis="index").format({"k (file)": "{:.4f}"}))
 else:
-    display(Markdown("No 4-bit language model is read in this profile (`lms` is empty)."))
+    display(Markdown("No 4-bit language model is read in this profile (`lms` is empty), "
+                     "so there is no table and no figure of them."))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Pooled k of the 4-bit GGUF language models as read from the file (dots) and the interval left for the unquantized network once the bias band of the file's types is subtracted (bars), against the NPM-K band (grey).", "name": "fig-quant-lms"}}
-fig, ax = plt.subplots(figsize=(7.0, 0.55 * max(len(lm), 1) + 1.4))
-ax.axvspan(*BAND, color="0.88", label=f"NPM-K band [{BAND[0]}, {BAND[1]}]")
-for i, r in enumerate(lm.itertuples()):
-    a, b = r[5]
-    if math.isfinite(a):
-        ax.plot([a, b], [i, i], lw=5, color="C0", alpha=0.5, solid_capstyle="butt")
-    ax.plot(r[3], i, "o", color="C3")
-ax.set_yticks(range(len(lm)), lm["network"], fontsize=8)
-ax.invert_yaxis()
-ax.set_xlabel("pooled Weibull shape k")
-ax.plot([], [], "o", color="C3", label="as read from the file")
-ax.plot([], [], lw=5, color="C0", alpha=0.5, label="unquantized, after the bias band")
-ax.legend(fontsize=7, loc="best")
-plt.show()
+# an empty profile (no LM read) draws nothing: the cell above says so
+if len(lm):
+    fig, ax = plt.subplots(figsize=(7.0, 0.55 * len(lm) + 1.4))
+    ax.axvspan(*BAND, color="0.88", label=f"NPM-K band [{BAND[0]}, {BAND[1]}]")
+    for i, r in enumerate(lm.itertuples()):
+        a, b = r[5]
+        if math.isfinite(a):
+            ax.plot([a, b], [i, i], lw=5, color="C0", alpha=0.5, solid_capstyle="butt")
+        ax.plot(r[3], i, "o", color="C3")
+    ax.set_yticks(range(len(lm)), lm["network"], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("pooled Weibull shape k")
+    ax.plot([], [], "o", color="C3", label="as read from the file")
+    ax.plot([], [], lw=5, color="C0", alpha=0.5, label="unquantized, after the bias band")
+    ax.legend(fontsize=7, loc="best")
+    plt.show()
 
 # %% [markdown]
 # ## What it shows
 #
 # - At 8 bits and above the shift is invisible at the band's scale: `Q8_0`
-#   moves the pooled $k$ by at most {glue:text}`worst_q8`, `Q6_K` by
-#   {glue:text}`worst_q6k`.
+#   moves the pooled $k$ by at most {glue:text}`worst_q8:.4f`, `Q6_K` by
+#   {glue:text}`worst_q6k:.4f`.
 # - The asymmetric types, which write almost no exact zeros, stay small down to
-#   4 bits: at most {glue:text}`worst_q41` for `Q4_1` and
-#   {glue:text}`worst_q4k` for `Q4_K`.
-# - `Q5_0` moves $k$ {glue:text}`q50_dir`, by {glue:text}`q50_lo` to
-#   {glue:text}`q50_hi`: its zeros ({glue:text}`zero_q50` of the values) stay
+#   4 bits: at most {glue:text}`worst_q41:.4f` for `Q4_1` and
+#   {glue:text}`worst_q4k:.4f` for `Q4_K`.
+# - `Q5_0` moves $k$ {glue:text}`q50_dir`, by {glue:text}`q50_lo:+.4f` to
+#   {glue:text}`q50_hi:+.4f`: its zeros ({glue:text}`zero_q50:.1%` of the values) stay
 #   below the body, so the shift comes from its coarse steps near zero, which
-#   reshape the lower body. `Q4_0` moves $k$ by up to {glue:text}`worst_q40`,
-#   {glue:text}`q40_dir`, once its zeros ({glue:text}`zero_q40` of the values on
+#   reshape the lower body. `Q4_0` moves $k$ by up to {glue:text}`worst_q40:.4f`,
+#   {glue:text}`q40_dir`, once its zeros ({glue:text}`zero_q40:.1%` of the values on
 #   average) reach into the body and the fit has to be censored.
 # - The lowest bit width that resolves the band as is, on these networks:
 #   {glue:text}`lowest_asis`; after correction: {glue:text}`lowest_corr`.
@@ -373,18 +375,8 @@ plt.show()
 # - Per kind, shifts are larger than pooled: up to {glue:text}`worst_kind:.3f`
 #   for {glue:text}`worst_kind_type` ({numref}`fig-quant-kinds`), so per-kind
 #   readings of a 4-bit file need the correction more than the pooled one.
-# - Read from their 4-bit files, SmolLM2-135M has $k =$ {glue:text}`lm_k_smollm2`,
-#   Gemma 3 270M {glue:text}`lm_k_gemma3` and Qwen2.5-Coder-0.5B
-#   {glue:text}`lm_k_qwen05`. After the bias band, the unquantized $k$ lies in
-#   {glue:text}`lm_iv_smollm2`, {glue:text}`lm_iv_gemma3` and
-#   {glue:text}`lm_iv_qwen05`: {glue:text}`lm_band_smollm2`,
-#   {glue:text}`lm_band_gemma3` and {glue:text}`lm_band_qwen05` with respect
-#   to the NPM-K band.
-# - The bias band comes from the {glue:text}`n_nets` networks of the headline
-#   table, none of them a large decoder LM; the LM readings assume
-#   that the shift of a type depends on the format more than on the network,
-#   which the spread between the networks measured here supports only as far
-#   as the band's width.
+# - The bias band comes from {glue:text}`nets_phrase` of the headline
+#   table; none is a large decoder LM.
 
 # %% tags=["remove-cell"]
 def worst(t: str) -> float:
@@ -394,12 +386,11 @@ def worst(t: str) -> float:
 glue("groups", groups, display=False)
 glue("sample_dev", float(noise["sample − all"].abs().max()), display=False)
 glue("tol", WIDTH / 4, display=False)
-# types left out of a profile show an em dash, not nan
 for key, t in {"q8": "Q8_0", "q6k": "Q6_K", "q4k": "Q4_K", "q41": "Q4_1", "q40": "Q4_0"}.items():
-    glue(f"worst_{key}", number_or_dash(worst(t)), display=False)
+    glue(f"worst_{key}", worst(t), display=False)
 q50 = pooled.loc[pooled["type"] == "Q5_0", "dk"]
-glue("q50_lo", number_or_dash(float(q50.min()) if len(q50) else None, "+.4f"), display=False)
-glue("q50_hi", number_or_dash(float(q50.max()) if len(q50) else None, "+.4f"), display=False)
+glue("q50_lo", float(q50.min()) if len(q50) else math.nan, display=False)
+glue("q50_hi", float(q50.max()) if len(q50) else math.nan, display=False)
 
 
 def direction(dk: pd.Series) -> str:
@@ -409,13 +400,13 @@ def direction(dk: pd.Series) -> str:
     return "up on every network" if (dk > 0).all() else "down on every network" if (dk < 0).all() else "in both directions"
 
 
-glue("n_nets", len(nets), display=False)
+glue("nets_phrase", "the one network" if len(nets) == 1 else f"the {len(nets)} networks", display=False)
 glue("q50_dir", direction(q50), display=False)
 glue("q40_dir", direction(pooled.loc[pooled["type"] == "Q4_0", "dk"]), display=False)
 z50 = pooled.loc[pooled["type"] == "Q5_0", "zero_frac"]
-glue("zero_q50", number_or_dash(float(z50.mean()) if len(z50) else None, ".1%"), display=False)
+glue("zero_q50", float(z50.mean()) if len(z50) else math.nan, display=False)
 z40 = pooled.loc[pooled["type"] == "Q4_0", "zero_frac"]
-glue("zero_q40", number_or_dash(float(z40.mean()) if len(z40) else None, ".1%"), display=False)
+glue("zero_q40", float(z40.mean()) if len(z40) else math.nan, display=False)
 
 
 def lowest(level: set[str]) -> str:
@@ -429,12 +420,19 @@ def lowest(level: set[str]) -> str:
 glue("lowest_asis", lowest({"as is"}), display=False)
 glue("lowest_corr", lowest({"as is", "after correction"}), display=False)
 glue("not_resolving", ", ".join(bands.index[bands["resolves"].isin({"no", "unknown"})]) or "none", display=False)
-by_name = dict(zip(lms, lm.itertuples()))
-for key, name in {"smollm2": "smollm2-135m", "gemma3": "gemma3-270m", "qwen05": "qwen2.5-coder-0.5b"}.items():
-    r = by_name.get(name)
-    glue(f"lm_k_{key}", number_or_dash(r[3] if r else None), display=False)
-    glue(f"lm_iv_{key}", span(r[5]) if r else "—", display=False)
-    glue(f"lm_band_{key}", r.band if r else "not read in this profile", display=False)
 kk = kinds.loc[kinds["dk"].abs().idxmax()]
 glue("worst_kind", float(abs(kk["dk"])), display=False)
 glue("worst_kind_type", f"{kk['type']} ({kk['population']}, {kk['network']})", display=False)
+
+# %% tags=["remove-input"]
+# one sentence per LM read; a profile that reads none says so once
+if len(lm):
+    readings = "; ".join(f"{r.network} has k = {r[3]:.4f} as read, {span(r[5])} unquantized ({r.band})"
+                         for r in lm.itertuples())
+    display(Markdown(f"Read from their 4-bit files: {readings}, with respect to the NPM-K band. These "
+                     "readings assume that the shift of a type depends on the format more than on the "
+                     "network, which the spread between the networks measured here supports only as far "
+                     "as the band's width."))
+else:
+    display(Markdown("No 4-bit language model is read in this profile, so the bias band is not applied "
+                     "to any file here."))

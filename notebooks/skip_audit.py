@@ -37,7 +37,7 @@
 # %% tags=["parameters"]
 zoo_size = "tiny"  # zoo size: "tiny" (hidden 64) or "small" (hidden 256)
 seed = 0
-families = []  # families to audit (empty: all 14)
+families = []  # families to audit (empty: all of npmk.zoo.FAMILIES)
 detail_family = "gpt_neox"  # family whose tensor-by-tensor audit is listed
 hub_models = []  # full profile: [repo_id, revision] pairs audited from their safetensors headers
 

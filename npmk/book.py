@@ -502,8 +502,24 @@ def _glued_keys(path: Path) -> set[str]:
     return page_state.glued_keys(nbformat.read(path, as_version=4))
 
 
+def _degraded(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None) -> list[str]:
+    """Chapters of this build whose result lacks data: this run's status, else the last manifest's."""
+    def status(name: str) -> str | None:
+        if runs and name in runs:
+            return runs[name].status
+        manifest = chapter_cache.read(layout.manifest(name))
+        return manifest.status if manifest else None
+
+    return [n for n in names if status(n) == "degraded"]
+
+
 def build_html(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | None = None) -> Path:
-    """Build ``<tree>/html`` from the staging tree with Jupyter Book (no re-execution)."""
+    """Build ``<tree>/html`` from the staging tree with Jupyter Book (no re-execution).
+
+    The smoke book is strict (a Sphinx warning fails the build, after all of
+    them are reported) unless a chapter of it is degraded: a reader without the
+    data still gets a partial smoke book, whose notes on missing data may warn.
+    """
     from jupyter_book.sphinx import build_sphinx
     from myst_nb.ext.glue.crossref import read_glue_cache
 
@@ -511,12 +527,15 @@ def build_html(layout: Layout, names: list[str], runs: dict[str, ChapterRun] | N
     # myst-nb memoises each notebook's glued values per process: a second build in the same
     # process (a test, a notebook) would otherwise quote the first build's values on other pages
     read_glue_cache.cache_clear()
+    strict = ({"warningiserror": True, "keep_going": True}
+              if layout.profile == "smoke" and not _degraded(layout, names, runs) else {})
     result = build_sphinx(
         str(layout.src), str(layout.html), noconfig=True,
         path_config=str(layout.src / "_config.yml"),
         confoverrides={"external_toc_path": (layout.src / "_toc.yml").as_posix(),
                        "latex_individualpages": False},
         quiet=True,
+        **strict,
     )
     if isinstance(result, Exception) or result:
         raise RuntimeError(f"Jupyter Book failed to build {layout.html} ({result!r}); see above")

@@ -7,7 +7,7 @@ deviation ``config.initializer_range`` (sigma_init) for the Gaussian tensors.
 
 Sizes (hidden, layers, attention heads, FFN width, vocabulary):
 
-* ``tiny``  -- 64, 2, 4, 4x hidden (GeLU) or ~2.7x hidden (SwiGLU), 256: all 14 in seconds;
+* ``tiny``  -- 64, 2, 4, 4x hidden (GeLU) or ~2.7x hidden (SwiGLU), 256: all 15 in seconds;
 * ``small`` -- 256, 4, 8, same ratios, 2048: every matrix has >= 16k values for a per-matrix fit.
 
 Attention heads follow the real family: GQA (half as many KV heads) for LLaMA,
@@ -28,12 +28,13 @@ from transformers import AutoModel, AutoModelForCausalLM, PretrainedConfig, PreT
 from npmk.checkpoints import drop_tied_aliases
 from npmk.skeleton import UnknownArchitectureError
 
-#: the 14 families, by transformers model_type, each with its config class name
+#: the 15 families, by transformers model_type, each with its config class name
 CONFIG_CLASSES = {
     "gpt_neox": "GPTNeoXConfig", "llama": "LlamaConfig", "mistral": "MistralConfig",
     "mixtral": "MixtralConfig", "qwen2": "Qwen2Config", "qwen3": "Qwen3Config",
     "olmo": "OlmoConfig", "olmo2": "Olmo2Config", "gemma": "GemmaConfig", "phi": "PhiConfig",
     "phi3": "Phi3Config", "falcon": "FalconConfig", "gpt2": "GPT2Config", "bert": "BertConfig",
+    "mpnet": "MPNetConfig",
 }
 FAMILIES = list(CONFIG_CLASSES)
 
@@ -44,7 +45,8 @@ ZOO_SIZES = {
 
 _GQA = {"llama", "mistral", "mixtral", "qwen2", "qwen3"}
 _MQA = {"gemma"}  # Falcon's MQA is its config default (multi_query=True)
-_GELU = {"gpt_neox", "phi", "falcon", "gpt2", "bert"}
+_GELU = {"gpt_neox", "phi", "falcon", "gpt2", "bert", "mpnet"}
+_ENCODERS = {"bert", "mpnet"}
 
 
 def config(family: str, size: str = "tiny") -> PretrainedConfig:
@@ -71,7 +73,7 @@ def config(family: str, size: str = "tiny") -> PretrainedConfig:
     kwargs = {"hidden_size": h, "num_hidden_layers": s["layers"], "num_attention_heads": heads,
               "intermediate_size": ffn, "vocab_size": s["vocab"],
               "max_position_embeddings": s["positions"], **ids}
-    if family not in {"gpt_neox", "bert"}:
+    if family not in {"gpt_neox"} | _ENCODERS:
         kwargs["num_key_value_heads"] = kv
     if family in {"qwen3", "gemma"}:
         kwargs["head_dim"] = h // heads
@@ -82,14 +84,14 @@ def config(family: str, size: str = "tiny") -> PretrainedConfig:
 
 def build(family: str, size: str = "tiny", seed: int = 0,
           dtype: torch.dtype = torch.float32) -> PreTrainedModel:
-    """A randomly initialised ``family`` model (causal LM; BERT: the bare encoder with pooler).
+    """A randomly initialised ``family`` model (causal LM; BERT, MPNet: the bare encoder with pooler).
 
     Deterministic for a given (family, size, seed) on one machine.  sigma_init is
     ``model.config.initializer_range`` (see ``sigma_init``).
     """
     cfg = config(family, size)
     torch.manual_seed(seed)
-    auto = AutoModel if family == "bert" else AutoModelForCausalLM
+    auto = AutoModel if family in _ENCODERS else AutoModelForCausalLM
     model = auto.from_config(cfg)
     return model.to(dtype).eval()
 

@@ -99,7 +99,10 @@ def _project(root: Path, chapters: dict[str, str | None], profiles: dict | None 
         files.append({"file": f"book/{name}"})
     toc = {"format": "jb-book", "root": "book/intro", "parts": [{"caption": "Chapters", "chapters": files}]}
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-    (root / "_config.yml").write_text("title: test\nexecute:\n  execute_notebooks: 'off'\n")
+    # the generated ledger cites each claim's source: the toy claims' "toy" is in the bibliography
+    (root / "book" / "references.bib").write_text("@misc{toy, title = {A toy claim}, year = {2026}}\n")
+    (root / "_config.yml").write_text("title: test\nexecute:\n  execute_notebooks: 'off'\n"
+                                      "bibtex_bibfiles: [book/references.bib]\n")
     (root / "data" / "profiles.yaml").write_text(yaml.safe_dump(profiles or {}))
     for name, source in chapters.items():
         if source is not None:
@@ -468,7 +471,8 @@ def test_pages_quoting_a_chapter_follow_its_rerun(tmp_path):
     """The generated ledger, the landing page's summary and a hand-written page quoting a chapter
     show the values of its latest run, and mark what this build does not have."""
     root = _project(tmp_path / "p", {"good": GOOD, "later": None}, {"good": {"smoke": {"x": 2}}},
-                    pages={"ledger": "# placeholder\n", "notes": NOTES})
+                    pages={"ledger": "# placeholder\n", "notes": NOTES,
+                           "references": "# References\n\n```{bibliography}\n```\n"})
     (root / "book" / "intro.md").write_text("# Intro\n\n```{include} results.md\n```\n")
     (root / "data" / "published").mkdir()
     (root / "data" / "published" / "claims.csv").write_text(CLAIMS)
@@ -496,3 +500,16 @@ def test_missing_mirror_file_is_a_clear_error(tmp_path, monkeypatch):
     msg = str(info.value)
     assert info.value.key == key
     assert key in msg and "NPMK_MIRROR" in msg and "raw.githubusercontent.com/tiexinding" in msg
+
+
+def test_the_smoke_html_is_strict_unless_a_chapter_lacks_its_data(tmp_path, monkeypatch):
+    """A Sphinx warning fails a smoke book whose chapters are complete; one with a degraded chapter
+    (its data missing) still builds, partial."""
+    monkeypatch.setenv("NPMK_MIRROR", str(tmp_path / "empty-mirror"))
+    monkeypatch.setenv("NPMK_CACHE", str(tmp_path / "cache"))
+    broken = {"broken": "# Broken\n\nSee {numref}`fig-nowhere`.\n"}
+    complete = _project(tmp_path / "complete", {"good": GOOD}, pages=broken)
+    with pytest.raises(RuntimeError, match="Jupyter Book failed"):
+        book.build("smoke", root=complete)
+    partial = _project(tmp_path / "partial", {"good": GOOD, "needs": NEEDS_DATA}, pages=broken)
+    assert book.build("smoke", root=partial).layout.html.joinpath("book", "broken.html").is_file()

@@ -33,6 +33,7 @@ EXPECTED_KINDS = {
     "falcon": {"embed", "qkv", "o", "ffn_in", "ffn_out"},  # head tied to embed
     "gpt2": {"embed", "qkv", "o", "ffn_in", "ffn_out"},  # head tied to wte
     "bert": {"embed", "q", "k", "v", "o", "ffn_in", "ffn_out", "other"},
+    "mpnet": {"embed", "q", "k", "v", "o", "ffn_in", "ffn_out", "other"},  # other: relative position bias, pooler
 }
 
 # Specific real names (as transformers names them) and the kind each must get.

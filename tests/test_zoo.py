@@ -13,7 +13,10 @@ from npmk.skeleton import UnknownArchitectureError, family_of
 def test_families_match_skeleton_tables():
     from npmk.skeleton import FAMILIES as TABLES
 
-    assert sorted(zoo.FAMILIES) == sorted(TABLES)
+    # tables keyed <format>:<architecture> name tensors in files of other tools (GGUF,
+    # CTranslate2): no transformers config class builds them
+    model_types = [f for f in TABLES if ":" not in f]
+    assert sorted(zoo.FAMILIES) == sorted(model_types)
 
 
 @pytest.mark.parametrize("family", zoo.FAMILIES)
