@@ -109,7 +109,7 @@ with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"
     done = list(pool.map(run_statistics, configs))
 
 probes, stats, runs = [], [], []
-for g, cfg, (run, st) in zip(grid, configs, done):
+for g, (run, st) in zip(grid, done):
     name = label(g)
     warm = run.config.warmup
     p = run.probes.assign(run=name)

@@ -48,8 +48,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import ledger, realnets
-from npmk import measure
+from npmk import ledger, measure, realnets
 from npmk.quant_shift import (
     band_verdict,
     bias_bands,

@@ -253,7 +253,6 @@ if weightwatcher_network and weightwatcher_network in pooled_real:
 
         import torch
 
-        from npmk import skeleton
         from npmk.checkpoints import open_checkpoint
 
         logging.getLogger("weightwatcher").setLevel(logging.ERROR)
@@ -335,7 +334,7 @@ glue("k_minilm", k_minilm, display=False)
 glue("k_lab_pythia", first_k("lab pythia"), display=False)
 glue("k_lab_llama", first_k("lab llama"), display=False)
 sel_below = 0
-for n, d in kinds_real.items():
+for d in kinds_real.values():
     d = d.set_index("name")
     sel = d.loc[d.index.isin(["q", "k"]), "k"]
     trans = d.loc[d["cls"] == "Transmission", "k"]

@@ -226,7 +226,7 @@ for src in models:
 series = pd.concat(series, ignore_index=True) if series else pd.DataFrame()
 
 per_kind_rows = []
-for label, (t, att, budget) in models_measured.items():
+for label, (t, _att, _budget) in models_measured.items():
     for kind, g in t[t["kind"].isin(database.DB_KINDS)].groupby("kind"):
         per_kind_rows.append({"model": label, "kind": kind, "cls": skeleton.class_of(kind),
                               "n_matrices": len(g), "k_median": g["k"].median(), "k_min": g["k"].min(),

@@ -10,8 +10,8 @@ import torch
 from gguf import GGMLQuantizationType as Q
 from gguf.quants import quantize
 
-from npmk.checkpoints import SourceError, open_checkpoint, sniff
 from npmk import measure
+from npmk.checkpoints import SourceError, open_checkpoint, sniff
 
 
 def _write(path, tensors: dict[str, tuple[np.ndarray, Q]], arch="llama"):
