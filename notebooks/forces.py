@@ -180,12 +180,8 @@ for key, value in (("size", cfg0.size), ("steps", f"{cfg0.steps:,}"), ("lr", f"{
     glue(f"own_{key}", value, display=False)
 
 
-def class_forces(run, cls):
-    f = run.forces
-    return f[f["group"] == f"class:{cls}"].assign(run=f"{run.config.arch}:{run.config.seed}")
-
-
-budget = pd.concat([dy.with_shares(class_forces(r, "Transmission")) for r in own.values()], ignore_index=True)
+budget = pd.concat([dy.with_shares(dy.class_forces(r.forces).assign(run=f"{r.config.arch}:{r.config.seed}"))
+                    for r in own.values()], ignore_index=True)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Transmission-class force budget of the book's own runs. Top: the three forces in ‖W‖² units per step, alignment and decay with the sign they enter Δ‖W‖². Bottom: their shares of the absolute budget |A| + I + D; shaded: the rise phase.", "name": "fig-forces-own-budget"}}
 fig, axes = plt.subplots(2, len(own), figsize=(4.2 * len(own), 6.4), sharex=True, squeeze=False)
@@ -262,7 +258,7 @@ plt.show()
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Selection-class (Q/K) budget of the own runs in RMS units. Left: −A (solid), I (dotted) and −D (dashed) as changes of the class RMS per step. Right: the class RMS.", "name": "fig-forces-selection"}}
 sel = []
 for run in own.values():
-    f = class_forces(run, "Selection")
+    f = dy.class_forces(run.forces, "Selection").assign(run=f"{run.config.arch}:{run.config.seed}")
     n_sel = round(float((f["w2"] / f["rms"] ** 2).median()))
     sel.append(dy.with_shares(dy.rms_units(f, n_sel)))
 sel = pd.concat(sel, ignore_index=True)

@@ -61,6 +61,7 @@ from npmk.lambda_phases import (
     detect_lambda_phases,
     equilibrium_ratio,
     lambda_phase_table,
+    loglog_slope,
 )
 from npmk.runs import RunConfig, get_run
 from npmk.snapshots import snapshot_fits
@@ -274,11 +275,6 @@ plt.show()
 
 
 # %% tags=["hide-input"]
-def loglog_slope(x, y):
-    """Least-squares slope of ln y on ln x."""
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
-
-
 slopes = {}
 for knob in ("lr", "wd"):
     d = sweep_all[sweep_all.knob == knob]

@@ -45,6 +45,7 @@ __all__ = [
     "decay_timescale",
     "decay_horizon",
     "equilibrium_ratio",
+    "loglog_slope",
 ]
 
 LAMBDA_PHASES = ("init", "rise", "peak", "relax", "floor")
@@ -175,6 +176,20 @@ def equilibrium_ratio(align: Any, inject: Any, decay: Any) -> np.ndarray:
     if np.any(d <= 0):
         raise ValueError("decay force must be positive (weight decay off?) for the equilibrium ratio")
     return (-a + i) / d
+
+
+def loglog_slope(x: Any, y: Any) -> float:
+    """The exponent a of a power law y ∝ x^a: least-squares slope of ln y on ln x.
+
+    >>> round(loglog_slope([1, 2, 4], [3, 12, 48]), 6)
+    2.0
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.size < 2:
+        raise ValueError(f"loglog_slope: need two equal-length series of 2+ points, got {x.shape}, {y.shape}")
+    if (x <= 0).any() or (y <= 0).any():
+        raise ValueError("loglog_slope: x and y must be positive (a log-log fit)")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
 def peak_summary(run, lam: pd.DataFrame, cls: str = "Transmission") -> dict[str, float]:
