@@ -16,8 +16,9 @@
 # magnitudes of the whole weight skeleton (canonical SKIP, middle-80 % body) of ten
 # published decoder language models from five families (Pythia 70M–2.8B, OLMo-1B,
 # OLMo-2-1B, Qwen2.5-1.5B, Mistral-7B, LLaMA-3-8B) and reports that after enough
-# training the shape $k$ of every one lands in the band $[1.13, 1.19]$. Where do
-# trained networks that this machine can read offline land, pooled and kind by kind?
+# training the shape $k$ of every one lands in the band
+# {glue:text}`ledger.terminal_k_band.published`. Where do trained networks that
+# this machine can read offline land, pooled and kind by kind?
 #
 # The ten models live on the Hugging Face Hub, out of reach here, so they are
 # measured only in the `full` profile. Offline, the book measures the real
@@ -48,10 +49,9 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import data, database, realfits, realnets, sweep
+from npmk import data, database, measure, realfits, realnets, sweep
 from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check, number_or_dash
-from npmk import measure
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
@@ -69,9 +69,10 @@ def table(df: pd.DataFrame, formats: dict[str, str]) -> None:
 # ## The published table
 #
 # What can be cited offline: the ten models and their checkpoints, the band, and
-# one value, Pythia-1B at $k \approx 1.1808$ (the paper's README example). The
-# other nine values are in the paper's `MODELS.md` and Zenodo bundle, which this
-# machine cannot reach; they stay empty rather than guessed.
+# one value, Pythia-1B at $k \approx$ {glue:text}`ledger.pythia1b_k.published` (the
+# paper's README example). The other nine values are in the paper's `MODELS.md`
+# and Zenodo bundle, which this machine cannot reach; they stay empty rather than
+# guessed.
 
 # %% tags=["remove-input"]
 table(published[["family", "model", "revision", "published_k"]].rename(columns={"published_k": "published k"}),
@@ -298,10 +299,9 @@ glue("ww_network", weightwatcher_network or "none", display=False)
 #
 # ## What it shows
 #
-# - The real decoder LMs read pooled $k$ from {glue:text}`k_dec_lo:.4f` to
-#   {glue:text}`k_dec_hi:.4f` ({glue:text}`n_dec_in` of {glue:text}`n_dec` inside the
-#   band; ledger verdict: {glue:text}`ledger.real_decoders_band.verdict`), after
-#   dequantization of 4- to 6-bit codes ({numref}`fig-tk-pooled`).
+# - Real decoder LMs, pooled $k$: {glue:text}`k_dec_text` (ledger verdict:
+#   {glue:text}`ledger.real_decoders_band.verdict`), after dequantization of 4- to
+#   6-bit codes ({numref}`fig-tk-pooled`).
 # - The encoders and the speech model read {glue:text}`k_other_text`; all-MiniLM-L6-v2
 #   alone is at {glue:text}`k_minilm:.4f` ({glue:text}`ledger.minilm_band.verdict`).
 # - Per kind ({numref}`fig-tk-kinds`), the Selection kinds q and k sit below the
@@ -312,7 +312,7 @@ glue("ww_network", weightwatcher_network or "none", display=False)
 #   terminal nor at the paper's scale, so they are no evidence either way.
 # - weightwatcher and {mod}`npmk.spectra` give the same α on
 #   {glue:text}`ww_network` to within {glue:text}`ww_max_diff` per matrix.
-# - The published Pythia-1B value, 1.1808, is re-measured only in the `full`
+# - The published Pythia-1B value, {glue:text}`ledger.pythia1b_k.published`, is re-measured only in the `full`
 #   profile (10M-value subsample, seed 42): here {glue:text}`ledger.pythia1b_k.ours`
 #   ({glue:text}`ledger.pythia1b_k.verdict`).
 
@@ -324,10 +324,11 @@ def first_k(prefix: str) -> float:
 
 dec = measured[(measured["group"] == "real decoder LM") & measured["k"].notna()]
 other = measured[(measured["group"] == "real encoder / speech") & measured["k"].notna()]
-glue("k_dec_lo", float(dec["k"].min()) if len(dec) else math.nan, display=False)
-glue("k_dec_hi", float(dec["k"].max()) if len(dec) else math.nan, display=False)
-glue("n_dec", int(len(dec)), display=False)
-glue("n_dec_in", int(dec["k"].between(*BAND).sum()), display=False)
+# a profile whose network list holds no decoder LM (smoke) says so instead of quoting NaN
+k_dec_text = (f"from {dec['k'].min():.4f} to {dec['k'].max():.4f} "
+              f"({int(dec['k'].between(*BAND).sum())} of {len(dec)} inside the band)" if len(dec)
+              else "not measured in this profile (none of its real networks is a decoder LM)")
+glue("k_dec_text", k_dec_text, display=False)
 glue("k_other_text", "; ".join(f"{m} {k:.4f}" for m, k in zip(other["model"], other["k"])) or "—", display=False)
 k_minilm = first_k("all-MiniLM")
 glue("k_minilm", k_minilm, display=False)

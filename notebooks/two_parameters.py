@@ -18,13 +18,16 @@
 # Its three findings, on the 12 entries of DATABASE_v9_1:
 #
 # 1. **Transmission class** (W_o and the FFN matrices): the per-entry median FFN
-#    $k$ lies in $[1.186, 1.204]$ with cross-family CV 0.51%.
+#    $k$ lies in {glue:text}`ledger.ffn_band.published` with cross-family CV
+#    {glue:text}`ledger.ffn_cv.published`.
 # 2. **Selection class** (W_q, W_k, or Pythia's merged W_qkv) departs from the
 #    initialisation anchor, with a severity set by how attention is stored:
-#    separate Q/K (OLMo) $k \in [0.76, 0.99]$, GQA $[1.10, 1.16]$, merged W_qkv
-#    $[1.05, 1.18]$ tracking the training budget T/τ.
+#    separate Q/K (OLMo) $k \in$ {glue:text}`ledger.selection_k_mha.published`, GQA
+#    {glue:text}`ledger.selection_k_gqa.published`, merged W_qkv
+#    {glue:text}`ledger.selection_k_merged.published` tracking the training budget T/τ.
 # 3. **λ scales with $\sqrt{\eta/\lambda_{wd}}$** within Pythia: Pearson
-#    $r = 0.94$, slope through the origin 0.087.
+#    $r =$ {glue:text}`ledger.lambda_r.published`, slope through the origin
+#    {glue:text}`ledger.lambda_slope.published`.
 #
 # This chapter recomputes those numbers from the published CSV, applies one
 # diagnostic scheme ({mod}`npmk.database`) to the 12 entries and to every model
@@ -50,8 +53,7 @@ from scipy import stats
 
 import npmk
 import npmk.style
-from npmk import measure
-from npmk import data, database, realfits, realnets, skeleton
+from npmk import data, database, ledger, measure, realfits, realnets, skeleton
 from npmk.checkpoints import open_checkpoint
 from npmk.data import MissingDataError
 from npmk.ledger import verdict
@@ -59,7 +61,11 @@ from npmk.models import model_config
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
-claims = database.published_table("npmk_claims.csv").set_index("key")
+# the published side of every comparison, quoted in prose as ledger.<id>.published
+CLAIMS = {cid: ledger.claim(cid) for cid in ("ffn_band", "ffn_cv", "lambda_r", "lambda_slope",
+                                             "selection_k_mha", "selection_k_gqa", "selection_k_merged")}
+for _c in CLAIMS.values():
+    glue(f"ledger.{_c.id}.published", _c.published, display=False)
 C = npmk.style.CLASS_COLORS
 
 
@@ -86,11 +92,10 @@ db = data.load_or_note_missing(database.load)
 if db is not None:
     band = database.ffn_band(db)
     sc = database.lambda_scaling(db, "Pythia")
-    pub = claims
     result = pd.DataFrame({
         "ours": [band.lo, band.hi, 100 * band.cv, sc.r, sc.slope],
-        "published": [pub.loc["ffn_band", "lo"], pub.loc["ffn_band", "hi"], pub.loc["ffn_cv_percent", "value"],
-                      pub.loc["lambda_r", "value"], pub.loc["lambda_slope", "value"]],
+        "published": [CLAIMS["ffn_band"].lo, CLAIMS["ffn_band"].hi, CLAIMS["ffn_cv"].value,
+                      CLAIMS["lambda_r"].value, CLAIMS["lambda_slope"].value],
     }, index=["FFN band low", "FFN band high", "FFN CV (%)", "Pearson r (λ)", "slope through 0 (λ)"])
     table(result, index=True)
     glue("ffn_lo", band.lo, display=False)
@@ -98,13 +103,13 @@ if db is not None:
     glue("ffn_cv_pct", 100 * band.cv, display=False)
     glue("lam_r", sc.r, display=False)
     glue("lam_slope", sc.slope, display=False)
-    pband = (float(pub.loc["ffn_band", "lo"]), float(pub.loc["ffn_band", "hi"]))
+    pband = (CLAIMS["ffn_band"].lo, CLAIMS["ffn_band"].hi)
     glue("ffn_band_verdict", verdict(band.lo, pband) if verdict(band.lo, pband) != "reproduced"
          else verdict(band.hi, pband), display=False)
-    glue("ffn_cv_verdict", verdict(round(100 * band.cv, 2), float(pub.loc["ffn_cv_percent", "value"]), tol=0.005),
+    glue("ffn_cv_verdict", verdict(round(100 * band.cv, 2), CLAIMS["ffn_cv"].value, tol=0.005),
          display=False)
-    glue("lam_r_verdict", verdict(round(sc.r, 2), float(pub.loc["lambda_r", "value"]), tol=0.005), display=False)
-    glue("lam_slope_verdict", verdict(round(sc.slope, 3), float(pub.loc["lambda_slope", "value"]), tol=0.0005),
+    glue("lam_r_verdict", verdict(round(sc.r, 2), CLAIMS["lambda_r"].value, tol=0.005), display=False)
+    glue("lam_slope_verdict", verdict(round(sc.slope, 3), CLAIMS["lambda_slope"].value, tol=0.0005),
          display=False)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "DATABASE_v9_1 recomputed. Left: median k per component kind of each of the 12 entries, coloured by class, with the recomputed FFN band. Right: mean Transmission λ of the five Pythia entries against √(η/λ_wd), with the least-squares line through the origin.", "name": "fig-tp-database"}}
@@ -135,11 +140,12 @@ if db is not None:
 
 # %% [markdown]
 # The recomputed FFN band [{glue:text}`ffn_lo:.4f`, {glue:text}`ffn_hi:.4f`] lies
-# inside the published [1.186, 1.204]; the CV comes out at
-# {glue:text}`ffn_cv_pct:.2f`% against the published 0.51% (with the population
+# inside the published {glue:text}`ledger.ffn_band.published`; the CV comes out at
+# {glue:text}`ffn_cv_pct:.2f`% against the published {glue:text}`ledger.ffn_cv.published` (with the population
 # standard deviation it would be lower still, so the published figure is not a
 # ddof choice away). The λ relation gives $r =$ {glue:text}`lam_r:.3f` (published
-# 0.94) and slope {glue:text}`lam_slope:.4f` (published 0.087): the correlation
+# {glue:text}`ledger.lambda_r.published`) and slope {glue:text}`lam_slope:.4f` (published
+# {glue:text}`ledger.lambda_slope.published`): the correlation
 # reproduces, the slope is about 2% lower than printed.
 #
 # ## One scheme for every model
@@ -172,7 +178,9 @@ if db is not None:
     ranges = sel.groupby("storage")["k"].agg(["min", "max"])
     for storage in ("mha_separate", "gqa", "merged_qkv"):
         lo, hi = ranges.loc[storage]
-        plo, phi = claims.loc[f"selection_k_{storage}", ["lo", "hi"]].astype(float)
+        published_range = CLAIMS[{"mha_separate": "selection_k_mha", "gqa": "selection_k_gqa",
+                                   "merged_qkv": "selection_k_merged"}[storage]]
+        plo, phi = published_range.lo, published_range.hi
         ok = abs(round(lo, 2) - plo) <= 0.005 and abs(round(hi, 2) - phi) <= 0.005
         glue(f"sel_{storage}", f"[{lo:.3f}, {hi:.3f}]", display=False)
         glue(f"sel_{storage}_verdict", "reproduced" if ok else f"miss ([{lo:.3f}, {hi:.3f}] vs [{plo}, {phi}])",
@@ -304,13 +312,12 @@ table(diag_ours)
 #
 # - The three small decoder LMs of the registry (LLaMA-style SmolLM2 and Qwen2 with
 #   GQA, Gemma 3 with a single key/value head, all read from 4- to 6-bit GGUF files)
-#   have Transmission medians $k_T$ from
-#   {glue:text}`kT_dec_lo:.4f` to {glue:text}`kT_dec_hi:.4f` and Selection medians
-#   $k_S$ from {glue:text}`kS_dec_lo:.4f` to {glue:text}`kS_dec_hi:.4f`; the published
-#   GQA Selection range is [1.10, 1.16]. Their $k$ is that of the dequantized
+#   have Transmission medians $k_T$ {glue:text}`kT_dec_text` and Selection medians
+#   $k_S$ {glue:text}`kS_dec_text`; the published
+#   GQA Selection range is {glue:text}`ledger.selection_k_gqa.published`. Their $k$ is that of the dequantized
 #   matrices, and none of them is a DATABASE_v9_1 model.
-# - The encoders and the speech model (MiniLM, MPNet, Whisper) have $k_T$ from
-#   {glue:text}`kT_enc_lo:.4f` to {glue:text}`kT_enc_hi:.4f`: the class split is read
+# - The encoders and the speech model (MiniLM, MPNet, Whisper) have $k_T$
+#   {glue:text}`kT_enc_text`: the class split is read
 #   on them with the same rules, but the framework was built on decoder LMs, so a
 #   value here describes them and tests nothing about the paper's entries.
 # - Without a training record (steps, η, weight decay) the registry networks have no
@@ -319,18 +326,22 @@ table(diag_ours)
 #   similarity in $k$, not a claim that two networks share a training recipe.
 
 # %% tags=["remove-input"]
-def k_range(col: str, decoder: bool) -> tuple[float, float]:
-    """Min and max of a diagnosis column over the registry's decoder LMs or over its other networks."""
+def k_range(col: str, decoder: bool) -> str:
+    """'from lo to hi' of a diagnosis column over the registry's decoder LMs or over its other networks.
+
+    A profile whose network list holds none of them (smoke has no decoder LM) says so.
+    """
     names = [n for n in diag_ours["model"] if n in realnets.REALNETS and realnets.get(n).decoder_lm == decoder]
     v = diag_ours.set_index("model").loc[names, col].dropna()
-    return (float(v.min()), float(v.max())) if len(v) else (math.nan, math.nan)
+    if not len(v):
+        kind = "a decoder LM" if decoder else "an encoder or speech model"
+        return f"not measured in this profile (none of its real networks is {kind})"
+    return f"from {v.min():.4f} to {v.max():.4f}"
 
 
 for key, col, dec in (("kT_dec", "k_transmission", True), ("kS_dec", "k_selection", True),
                       ("kT_enc", "k_transmission", False)):
-    lo, hi = k_range(col, dec)
-    glue(f"{key}_lo", lo, display=False)
-    glue(f"{key}_hi", hi, display=False)
+    glue(f"{key}_text", k_range(col, dec), display=False)
 for label, r in diag_ours.set_index("model").iterrows():
     key = label.split(" @ ")[0].replace(" ", "_").replace("-", "_").lower()
     glue(f"tt_{key}", r["t_over_tau"], display=False)

@@ -9,10 +9,12 @@ import pandas as pd
 import seaborn as sns
 from pandas.io.formats.style import Styler
 
+from npmk.ledger import claim
+
 #: colours by component class, used by every chapter that splits by class
 CLASS_COLORS = {"Transmission": "#1b7837", "Selection": "#762a83", "other": "#777777"}
-#: the NPM-K convergence band for pooled k (paper 000)
-K_BAND = (1.13, 1.19)
+#: the NPM-K convergence band for pooled k, (lo, hi) of the claim ``terminal_k_band``
+K_BAND: tuple[float, float] = (claim("terminal_k_band").lo, claim("terminal_k_band").hi)
 
 
 def use() -> None:
