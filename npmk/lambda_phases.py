@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from npmk.dynamics import class_forces
+
 __all__ = [
     "peak_summary",
     "LAMBDA_PHASES",
@@ -203,7 +205,7 @@ def peak_summary(run, lam: pd.DataFrame, cls: str = "Transmission") -> dict[str,
     run's last probe).
     """
     ph = detect_lambda_phases(lam.step.to_numpy(), lam.lam.to_numpy())
-    f = run.forces[run.forces.group == f"class:{cls}"]
+    f = class_forces(run.forces, cls)
     early = f[f.step < run.config.steps // 4]
     return {"peak_lam": ph.peak_value, "peak_step": ph.peak_step, "end_lam": ph.end_value, "relaxed": ph.relaxed,
             "mean_minus_align_q1": float(-early["align"].mean()),
