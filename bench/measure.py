@@ -225,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{statistics.median(ratios):.2f}" if ratios else "–"
         diff = "(reference)" if route == "naive" else f"{k - ref:+.2e}" if (k is not None and ref is not None) else "–"
         kstr = f"{k:.12f}" if k is not None else "–"
-        wall, cpu, imported = (statistics.median([r[c] for r in rs]) for c in ("seconds", "cpu_seconds", "import_seconds"))
+        wall, cpu, imported = (statistics.median([r[c] for r in rs])
+                               for c in ("seconds", "cpu_seconds", "import_seconds"))
         print(f"| {ROUTES[route][0]} | {wall:.2f} | {ratio} | {cpu:.2f} | {imported:.2f} | "
               f"{max(r['peak_rss_gib'] for r in rs):.2f} | {kstr} | {diff} |")
     return 0

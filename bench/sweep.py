@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|---:|---:|---|")
     for r in runs:
         print(f"| {r['workers']} | {r['start']:.1f} | {r['seconds']:.1f} | {r['cpu']:.1f} | "
-              f"{r['tasks'] / r['seconds']:.2f} | {r['bytes'] / 2**20 / r['seconds']:.0f} | {', '.join(f'{m:.0f}' for m in r['rss'])} |")
+              f"{r['tasks'] / r['seconds']:.2f} | {r['bytes'] / 2**20 / r['seconds']:.0f} | "
+              f"{', '.join(f'{m:.0f}' for m in r['rss'])} |")
     return 0
 
 

@@ -63,15 +63,18 @@ def main() -> None:
         )
     overhead_wall = wall[True] / wall[False] - 1
     overhead_cpu = cpu[True] / cpu[False] - 1
-    print(f"{cfg.arch}-{cfg.size}: batch {cfg.batch} x {cfg.seq_len} tokens, {args.threads} thread(s), {len(trainer.matrix_names)} logged matrices")
+    print(f"{cfg.arch}-{cfg.size}: batch {cfg.batch} x {cfg.seq_len} tokens, {args.threads} thread(s), "
+          f"{len(trainer.matrix_names)} logged matrices")
     print("| force logging | steps | steps/s (wall) | steps/s (CPU) | tokens/s (wall) |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {'on' if r['force_logging'] else 'off'} | {r['steps']} | {r['steps_per_s_wall']:.2f} | {r['steps_per_s_cpu']:.2f} | {r['tokens_per_s_wall']:.0f} |")
+        print(f"| {'on' if r['force_logging'] else 'off'} | {r['steps']} | {r['steps_per_s_wall']:.2f} | "
+              f"{r['steps_per_s_cpu']:.2f} | {r['tokens_per_s_wall']:.0f} |")
     print(f"overhead: {100 * overhead_wall:+.1f}% (wall), {100 * overhead_cpu:+.1f}% (CPU); target <= 10%")
     out = Path(__file__).parent / "out" / "train.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"config": cfg.__dict__, "threads": args.threads, "rows": rows, "overhead_wall": overhead_wall, "overhead_cpu": overhead_cpu}, indent=2))
+    out.write_text(json.dumps({"config": cfg.__dict__, "threads": args.threads, "rows": rows,
+                               "overhead_wall": overhead_wall, "overhead_cpu": overhead_cpu}, indent=2))
 
 
 if __name__ == "__main__":

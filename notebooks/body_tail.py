@@ -45,10 +45,9 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import realfits, realnets
+from npmk import measure, realfits, realnets
 from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check
-from npmk import measure
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()

@@ -302,7 +302,8 @@ def _from_hub(repo_id: str, revision: str | None) -> Checkpoint:
             f"no local path {repo_id!r} exists either; {hint}"
         ) from None
     except HfHubHTTPError as exc:
-        raise SourceError(f"cannot fetch {where} from the Hugging Face Hub ({type(exc).__name__}: {exc}); {hint}") from None
+        raise SourceError(f"cannot fetch {where} from the Hugging Face Hub ({type(exc).__name__}: {exc}); "
+                          f"{hint}") from None
     except (OSError, ValueError) as exc:
         raise SourceError(f"cannot fetch {where} ({type(exc).__name__}: {exc}); {hint}") from None
     files = _shards(path, "model.safetensors.index.json") or sorted(path.glob("*.safetensors"))
@@ -329,7 +330,8 @@ def open_checkpoint(source, revision: str | None = None) -> Checkpoint:
             raise SourceError("empty list of checkpoint files")
         for p in paths:
             if p.is_dir():
-                raise SourceError(f"{p} is a directory; several sources must all be weight files (one directory at a time)")
+                raise SourceError(f"{p} is a directory; several sources must all be weight files "
+                                  "(one directory at a time)")
             if not p.is_file():
                 raise SourceError(f"{p}: no such file")
         if len(paths) == 1:
@@ -352,11 +354,13 @@ def open_checkpoint(source, revision: str | None = None) -> Checkpoint:
         ckpt.label = source
         return ckpt
     path = Path(source)
-    is_hub = not path.exists() and isinstance(source, str) and bool(_HUB_ID.match(source)) and path.suffix not in (".safetensors", ".bin", ".pt", ".gguf")
+    is_hub = (not path.exists() and isinstance(source, str) and bool(_HUB_ID.match(source))
+              and path.suffix not in (".safetensors", ".bin", ".pt", ".gguf"))
     if is_hub:
         return _from_hub(source, revision)
     if revision is not None:
-        raise SourceError(f"{source}: a revision ({revision!r}) applies only to Hugging Face Hub ids, not to local files")
+        raise SourceError(f"{source}: a revision ({revision!r}) applies only to Hugging Face Hub ids, "
+                          "not to local files")
     if path.is_dir():
         return _from_directory(path, str(path))
     if path.is_file():

@@ -52,8 +52,8 @@ PYTHIA_TOKENIZER = "pythia/utils/20B_tokenizer.json"
 @dataclass(frozen=True)
 class Corpus:
     """A token stream: ``tokens`` (int32 ids), ``vocab_size`` (the model's embedding rows),
-    ``n_ids`` (ids the tokenizer can emit, ≤ vocab_size), ``sha256`` (hash of text + tokenizer spec, or of the .npy bytes), ``n_files``,
-    ``n_bytes`` (text bytes read) and ``tokenizer`` (the spec, as recorded in config.json)."""
+    ``n_ids`` (ids the tokenizer can emit, ≤ vocab_size), ``sha256`` (hash of text + tokenizer spec, or of the
+    .npy bytes), ``n_files``, ``n_bytes`` (text bytes read) and ``tokenizer`` (the spec, as recorded in config.json)."""
 
     tokens: np.ndarray
     vocab_size: int
@@ -159,7 +159,8 @@ def _train_bpe(docs: list[str], vocab: int):
     return tok
 
 
-def load(source: str | os.PathLike = "stdlib", *, tokenizer: str = "bpe", vocab: int = 2048, max_bytes: int = 8_000_000) -> Corpus:
+def load(source: str | os.PathLike = "stdlib", *, tokenizer: str = "bpe", vocab: int = 2048,
+         max_bytes: int = 8_000_000) -> Corpus:
     """Read and tokenize a corpus (cached); see the module docstring for sources and tokenizers."""
     if str(source).endswith(".npy"):
         if tokenizer != "none":

@@ -54,7 +54,8 @@ from npmk.weibull import (
     weibull_cdf,
 )
 
-__all__ = ["ValueCounts", "UnsupportedDtypeError", "SUPPORTED_DTYPES", "check_dtype", "quantile_from_counts", "fit_from_counts"]
+__all__ = ["ValueCounts", "UnsupportedDtypeError", "SUPPORTED_DTYPES", "check_dtype", "quantile_from_counts",
+           "fit_from_counts"]
 
 #: Elements counted per call: small enough to stay in cache and bound temporaries.
 _CHUNK = 1 << 20
@@ -126,7 +127,7 @@ class _Bins:
     def stop(self) -> int:
         return self.start + self.counts.size
 
-    def add(self, other: "_Bins") -> None:
+    def add(self, other: _Bins) -> None:
         lo, hi = min(self.start, other.start), max(self.stop, other.stop)
         if (lo, hi) != (self.start, self.stop):
             grown = _Bins(lo, np.zeros(hi - lo, dtype=np.int64),
@@ -140,7 +141,7 @@ class _Bins:
         if other.lowsum is not None:
             self.lowsum[sl] += other.lowsum
 
-    def copy(self) -> "_Bins":
+    def copy(self) -> _Bins:
         return _Bins(self.start, self.counts.copy(), None if self.lowsum is None else self.lowsum.copy())
 
 
@@ -211,14 +212,14 @@ class ValueCounts:
         self._table: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
-    def of(cls, tensor, name: str = "tensor") -> "ValueCounts":
+    def of(cls, tensor, name: str = "tensor") -> ValueCounts:
         """Counts of one tensor (torch tensor or numpy array)."""
         t = torch.from_numpy(np.ascontiguousarray(tensor)) if isinstance(tensor, np.ndarray) else tensor
         flat = t.detach().reshape(-1)
         return cls.of_chunks((flat[i : i + _CHUNK] for i in range(0, flat.numel(), _CHUNK)), t.dtype, name)
 
     @classmethod
-    def of_chunks(cls, chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str = "tensor") -> "ValueCounts":
+    def of_chunks(cls, chunks: Iterable[torch.Tensor], dtype: torch.dtype, name: str = "tensor") -> ValueCounts:
         """Counts of one tensor given as consecutive flat chunks of ``dtype``."""
         vc = cls()
         codec, bins, sumsq, mx = _count_chunks(chunks, dtype, name)
@@ -226,7 +227,7 @@ class ValueCounts:
         vc._fp32_sumsq, vc._fp32_max = [sumsq], mx
         return vc
 
-    def update(self, other: "ValueCounts") -> None:
+    def update(self, other: ValueCounts) -> None:
         """Pool another accumulator's counts into this one."""
         for codec, bins in other._bins.items():
             if codec in self._bins:
@@ -340,7 +341,8 @@ def fit_from_counts(values: np.ndarray, counts: np.ndarray, trim: float, *, name
     i_lo, i_hi = body_ranks(n, trim)
     n_body = i_hi - i_lo + 1
     if n_body < MIN_BODY:
-        raise FitError(f"{name}: {n} values leave {max(n_body, 0)} in the {trim:.0%} body; a fit needs at least {MIN_BODY}")
+        raise FitError(f"{name}: {n} values leave {max(n_body, 0)} in the {trim:.0%} body; "
+                       f"a fit needs at least {MIN_BODY}")
     a = np.maximum(cum - counts + 1, i_lo)
     b = np.minimum(cum, i_hi)
     sel = b >= a

@@ -59,7 +59,8 @@ class _Header:
         size = struct.calcsize("<" + fmt)
         raw = self.fh.read(size)
         if len(raw) != size:
-            raise SourceError(f"{self.path}: file ends inside the header ({what}); truncated or not a CTranslate2 model")
+            raise SourceError(f"{self.path}: file ends inside the header ({what}); "
+                              "truncated or not a CTranslate2 model")
         return struct.unpack("<" + fmt, raw)
 
     def string(self, what: str) -> str:

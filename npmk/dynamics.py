@@ -32,14 +32,14 @@ book's own training runs (``Run.forces``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from .forces import shares
 from .dynamics_data import PAPER_FORCE_TABLE
+from .forces import shares
 from .weibull import rms_over_lambda
 
 __all__ = [
@@ -95,7 +95,8 @@ def rise_phase(forces: pd.DataFrame, warmup: int, total_steps: int, end_frac: fl
     return forces[(forces["step"] > warmup) & (forces["step"] <= end)]
 
 
-def rise_share_summary(forces: pd.DataFrame, warmup: int, total_steps: int, by: str | list[str] = "run") -> pd.DataFrame:
+def rise_share_summary(forces: pd.DataFrame, warmup: int, total_steps: int,
+                       by: str | list[str] = "run") -> pd.DataFrame:
     """Per ``by``: min, median and max alignment share (fraction) over the rise phase, and rows used."""
     rise = with_shares(rise_phase(forces, warmup, total_steps))
     return (rise.groupby(by, sort=False)["share_align"]

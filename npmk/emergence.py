@@ -288,7 +288,8 @@ def lead_lag_table(stats: pd.DataFrame, caps: pd.DataFrame, *, n_perm: int = 10_
             level_r = float(np.corrcoef(np.interp(grid, su.u, su.y), np.interp(grid, cu.u, cu.y))[0, 1])
             rc = rate_correlation(s["step"], s["value"], c["step"], c["value"], n_perm=n_perm_rate, seed=seed)
             rows.append({"statistic": statistic, "capability": capability, "model": model,
-                         "u_stat": cp.u, "step_stat": cp.step, "cp_at_edge": cp.at_edge, "u_cap": em.u, "step_cap": em.step,
+                         "u_stat": cp.u, "step_stat": cp.step, "cp_at_edge": cp.at_edge,
+                         "u_cap": em.u, "step_cap": em.step,
                          "emerged": em.emerged, "lag": cp.u - em.u, "lo": lo, "hi": hi,
                          "level_r": level_r, "rate_r": rc.r, "rate_p": rc.p_value})
     detail = pd.DataFrame(rows)

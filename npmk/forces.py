@@ -171,15 +171,18 @@ class ForceRecorder:
             torch.div(st["exp_avg"].reshape(-1), u, out=u)
             wn = p.detach().reshape(-1)
             torch.sub(wn, w, out=d)
-            rows.append((lr, wd, torch.stack([torch.dot(w, u), torch.dot(u, u), torch.dot(w, w), torch.dot(d, wn) + torch.dot(d, w)])))
+            rows.append((lr, wd, torch.stack([torch.dot(w, u), torch.dot(u, u), torch.dot(w, w),
+                                              torch.dot(d, wn) + torch.dot(d, w)])))
         dots = torch.stack([r[2] for r in rows]).double().numpy()
         lr = np.array([r[0] for r in rows])
         wd = np.array([r[1] for r in rows])
         wu, uu, ww, delta = dots.T
-        return np.column_stack([2 * lr * wu, lr**2 * uu, 2 * lr * wd * ww, (lr * wd) ** 2 * ww, 2 * lr**2 * wd * wu, ww, delta])
+        return np.column_stack([2 * lr * wu, lr**2 * uu, 2 * lr * wd * ww, (lr * wd) ** 2 * ww, 2 * lr**2 * wd * wu,
+                                ww, delta])
 
 
-def frame(steps: np.ndarray, lrs: np.ndarray, records: np.ndarray, names: list[str], classes: list[str], numels: list[int]) -> pd.DataFrame:
+def frame(steps: np.ndarray, lrs: np.ndarray, records: np.ndarray, names: list[str], classes: list[str],
+          numels: list[int]) -> pd.DataFrame:
     """The forces table: a row per logged step and group.
 
     ``records`` has shape (n_steps, n_matrices, len(COLUMNS)).  Groups are each

@@ -108,7 +108,8 @@ def open_gguf(path: str | os.PathLike) -> GGUFCheckpoint:
     try:
         reader = gguf.GGUFReader(path)
     except Exception as exc:  # the reader raises ValueError, struct/numpy errors on corrupt headers
-        raise SourceError(f"{path}: not a readable GGUF file, corrupt or truncated ({type(exc).__name__}: {exc})") from None
+        raise SourceError(f"{path}: not a readable GGUF file, corrupt or truncated "
+                          f"({type(exc).__name__}: {exc})") from None
     size = path.stat().st_size
     arch = _field_value(reader, "general.architecture")
     if not arch:
@@ -127,7 +128,8 @@ def open_gguf(path: str | os.PathLike) -> GGUFCheckpoint:
             dtype, quant = qname, None
         infos.append(TensorInfo(t.name, shape, dtype, str(path), int(t.data_offset), int(t.n_bytes), quant))
     names = {i.name for i in infos}
-    aliases = {"output.weight": "token_embd.weight"} if "output.weight" not in names and "token_embd.weight" in names else {}
+    tied = "output.weight" not in names and "token_embd.weight" in names
+    aliases = {"output.weight": "token_embd.weight"} if tied else {}
     config = {
         "model_type": f"gguf:{arch}",
         "name": _field_value(reader, "general.name"),

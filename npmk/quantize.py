@@ -150,7 +150,8 @@ def _make_qkx2(x: np.ndarray, w: np.ndarray, nmax: int, rmin: float, rdelta: flo
     best = _sum(w * diff * diff)
     cur_min = lo.copy()
     for s in range(nstep + 1):
-        iscale = (np.float32(rmin) + np.float32(rdelta) * np.float32(s) + np.float32(nmax)) / np.where(flat, 1.0, hi - cur_min).astype(np.float32)
+        iscale = ((np.float32(rmin) + np.float32(rdelta) * np.float32(s) + np.float32(nmax))
+                  / np.where(flat, 1.0, hi - cur_min).astype(np.float32))
         La = np.clip(np.rint(iscale[:, None] * (x - cur_min[:, None])), 0, nmax)
         sum_l = _sum(w * La)
         sum_l2 = _sum(w * La * La)
@@ -228,7 +229,8 @@ def q4_k_bytes(blocks: np.ndarray) -> np.ndarray:
     # 6-bit packing read back by gguf's Q4_K.get_scale_min: bytes 0-3 scales 0-3 (+ top bits of 4-7),
     # bytes 4-7 mins 0-3 (+ top bits of 4-7), bytes 8-11 low nibbles of scales / mins 4-7.
     packed = np.concatenate(
-        [ls[:, :4] | ((ls[:, 4:] >> 4) << 6), lm[:, :4] | ((lm[:, 4:] >> 4) << 6), (ls[:, 4:] & 0xF) | ((lm[:, 4:] & 0xF) << 4)],
+        [ls[:, :4] | ((ls[:, 4:] >> 4) << 6), lm[:, :4] | ((lm[:, 4:] >> 4) << 6),
+         (ls[:, 4:] & 0xF) | ((lm[:, 4:] & 0xF) << 4)],
         axis=1,
     )
     dsub = (d.astype(np.float32)[:, None] * ls).astype(np.float32)[:, :, None]
@@ -243,7 +245,8 @@ def q4_k_bytes(blocks: np.ndarray) -> np.ndarray:
 
 
 def q6_k_bytes(blocks: np.ndarray) -> np.ndarray:
-    """Q6_K bytes (n, 210) of float blocks (n, 256): 128 bytes low nibbles, 64 high 2-bit pairs, 16 int8 scales, fp16 d."""
+    """Q6_K bytes (n, 210) of float blocks (n, 256): 128 bytes low nibbles, 64 high 2-bit pairs,
+    16 int8 scales, fp16 d."""
     x = np.asarray(blocks, dtype=np.float32).reshape(-1, 16, 16)
     n = x.shape[0]
     sc, L = _make_qx(x.reshape(-1, 16), 32)

@@ -17,7 +17,7 @@ import hashlib
 import importlib
 import inspect
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache
 
 import pandas as pd
 
@@ -26,20 +26,21 @@ from npmk.data import cache_dir
 
 __all__ = ["fits", "spectra_of", "result_key"]
 
-_MODULES = ("npmk.tensorfile", "npmk.checkpoints", "npmk.gguf_checkpoint", "npmk.ctranslate2_checkpoint", "npmk.skeleton",
-            "npmk.counts", "npmk.weibull", "npmk._measure", "npmk.spectra")
+_MODULES = ("npmk.tensorfile", "npmk.checkpoints", "npmk.gguf_checkpoint", "npmk.ctranslate2_checkpoint",
+            "npmk.skeleton", "npmk.counts", "npmk.weibull", "npmk._measure", "npmk.spectra")
 
 
 def _without_docstrings(tree: ast.Module) -> ast.Module:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
                 node.body = node.body[1:] or [ast.Pass()]
     return tree
 
 
-@lru_cache(maxsize=None)
+@cache
 def _code_hash() -> str:
     """sha256 of the syntax trees of ``_MODULES`` without docstrings (comments are not in a tree),
     so an edit of documentation or doctests keeps the cached results and a code change drops them."""

@@ -31,8 +31,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from npmk.data import MissingDataError, cache_dir
 from npmk._files import locked, write_json
+from npmk.data import MissingDataError, cache_dir
 
 __all__ = ["Part", "RealNet", "REALNETS", "RealNetMissing", "weights_path", "names", "get"]
 

@@ -32,8 +32,9 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
     "RunConfig",
@@ -128,7 +129,7 @@ class RunConfig:
     copy_vocab: int | None = None
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], **overrides: Any) -> "RunConfig":
+    def from_spec(cls, spec: Mapping[str, Any], **overrides: Any) -> RunConfig:
         """The config of a run spec: ``PRESETS[spec["preset"]]``, then the spec's other
         fields (``arch``, ``seed``, any RunConfig field), then ``overrides``."""
         spec = {**spec, **overrides}
@@ -142,7 +143,7 @@ class RunConfig:
             raise ValueError(f"run spec sets unknown RunConfig field(s) {', '.join(unknown)}")
         return cls(**{**PRESETS[name], **spec})
 
-    def resolved(self) -> "RunConfig":
+    def resolved(self) -> RunConfig:
         """This config with every ``None`` replaced by the size default, validated."""
         from npmk.models import ARCHES
 

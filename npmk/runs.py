@@ -151,7 +151,8 @@ def get_run(cfg: RunConfig, *, progress: bool = True) -> Run:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="npmk train", description="Train a small GPT-NeoX / LLaMA with AdamW force logging.")
+    p = argparse.ArgumentParser(prog="npmk train",
+                                description="Train a small GPT-NeoX / LLaMA with AdamW force logging.")
     p.add_argument("--preset", choices=tuple(PRESETS), default=None,
                    help="named recipe of npmk.runconfig.PRESETS; the options below override it")
     hints = typing.get_type_hints(RunConfig)
@@ -160,8 +161,10 @@ def _parser() -> argparse.ArgumentParser:
         typ = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
         p.add_argument("--" + f.name.replace("_", "-"), type=typ, default=None,
                        help=f"RunConfig.{f.name} (default: {f.default!r}; None = size default)")
-    p.add_argument("--out", type=Path, default=None, help="run directory (default: the shared cache $NPMK_CACHE/runs/<config hash>)")
-    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: bitwise reproducible across machines)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run directory (default: the shared cache $NPMK_CACHE/runs/<config hash>)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads (default 1: bitwise reproducible across machines)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 

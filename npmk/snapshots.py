@@ -20,7 +20,8 @@ w2 = ‖W‖² = Σw² over the population, n (number of weights).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -69,7 +69,8 @@ def alignment_exact(w_t: np.ndarray, w_next: np.ndarray, lr: float, wd: float) -
     return float(2.0 * lr * np.vdot(w_t, displacement_direction(w_t, w_next, lr, wd)))
 
 
-def _check(steps: Sequence[int], stack: np.ndarray, at: np.ndarray, lr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check(steps: Sequence[int], stack: np.ndarray, at: np.ndarray,
+           lr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     s = np.asarray(steps, dtype=np.int64)
     t = np.asarray(at, dtype=np.int64)
     if s.ndim != 1 or len(s) < 2:

@@ -247,8 +247,8 @@ def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
 def _rows(task: Task) -> pd.DataFrame:
     # Imported here, on the worker: the client (npmk sweep) never needs torch.
     from npmk import skeleton
-    from npmk.checkpoints import open_checkpoint
     from npmk._measure import measure
+    from npmk.checkpoints import open_checkpoint
 
     ckpt = open_checkpoint(task.source, task.revision)
     df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,

@@ -44,9 +44,9 @@ from safetensors.torch import save as st_save
 from tqdm.auto import tqdm
 
 from npmk import corpus as corpus_mod
+from npmk._files import locked, sha256, write_atomic, write_json
 from npmk.forces import ForceRecorder, frame
 from npmk.models import FAMILY, build
-from npmk._files import locked, sha256, write_atomic, write_json
 from npmk.runconfig import RunConfig, RunConfigMismatch, config_record, diff_fields, lr_at, snapshot_schedule
 
 __all__ = ["Trainer", "copy_alphabet", "prepare", "train"]
@@ -83,14 +83,16 @@ class Trainer:
 
         self.cfg = cfg
         train_tokens, val_tokens = corpus_mod.split(data.tokens, cfg.val_frac)
-        self.train_tokens = torch.from_numpy(corpus_mod.corrupt(train_tokens, cfg.corrupt, data.n_ids, cfg.seed).astype(np.int64))
+        corrupted = corpus_mod.corrupt(train_tokens, cfg.corrupt, data.n_ids, cfg.seed)
+        self.train_tokens = torch.from_numpy(corrupted.astype(np.int64))
         val = torch.from_numpy(val_tokens.astype(np.int64))
         n_val = min(cfg.probe_batch, max(1, (len(val) - 1) // (cfg.seq_len + 1)))
         starts = np.linspace(0, len(val) - cfg.seq_len - 1, n_val).astype(np.int64)
         self.val_windows = torch.stack([val[s : s + cfg.seq_len + 1] for s in starts])
         self.copy_alphabet = copy_alphabet(train_tokens, data.n_ids, cfg.copy_vocab)
         rng = np.random.default_rng(COPY_SEED)
-        half = self.copy_alphabet[torch.from_numpy(rng.integers(0, len(self.copy_alphabet), (cfg.probe_batch, cfg.copy_len)))]
+        picks = rng.integers(0, len(self.copy_alphabet), (cfg.probe_batch, cfg.copy_len))
+        half = self.copy_alphabet[torch.from_numpy(picks)]
         self.copy_seqs = torch.cat([half, half], dim=1)
 
         self.model = build(cfg.arch, cfg.size, data.vocab_size, cfg.seq_len, cfg.seed)
@@ -180,8 +182,9 @@ def train(cfg: RunConfig, out: str | Path, *, progress: bool = True, stop_after:
 
     A complete run there with the same config is returned untouched, an
     unfinished one resumed, one with another config refused
-    (:class:`~npmk.runconfig.RunConfigMismatch`).  ``stop_after`` ends the process-side work after that many updates without
-    finishing the run (a simulated kill, for tests): the directory is left as a
+    (:class:`~npmk.runconfig.RunConfigMismatch`).  ``stop_after`` ends the
+    process-side work after that many updates without finishing the run (a
+    simulated kill, for tests): the directory is left as a
     killed run would leave it and ``None`` is returned.  ``threads`` is torch's
     intra-op thread count: 1 by default, because float reductions split over
     threads round differently, so a run made with 1 thread is bitwise the same
@@ -199,7 +202,8 @@ def train(cfg: RunConfig, out: str | Path, *, progress: bool = True, stop_after:
             diff = diff_fields(there, record)
             if diff:
                 raise RunConfigMismatch(f"{out} holds a run with a different config: " + "; ".join(diff))
-            if (out / "manifest.json").exists() and json.loads((out / "manifest.json").read_text()).get("status") == "complete":
+            manifest_path = out / "manifest.json"
+            if manifest_path.exists() and json.loads(manifest_path.read_text()).get("status") == "complete":
                 return out
         else:
             write_json(cfg_path, record)
@@ -213,7 +217,8 @@ def train(cfg: RunConfig, out: str | Path, *, progress: bool = True, stop_after:
             torch.use_deterministic_algorithms(prev_det)
 
 
-def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: bool, stop_after: int | None) -> Path | None:
+def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: bool,
+                  stop_after: int | None) -> Path | None:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
@@ -229,7 +234,8 @@ def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     def snapshot() -> None:
-        write_atomic(snap_dir / f"step_{trainer.t:07d}.safetensors", st_save({k: v.contiguous() for k, v in trainer.model.state_dict().items()}))
+        state = {k: v.contiguous() for k, v in trainer.model.state_dict().items()}
+        write_atomic(snap_dir / f"step_{trainer.t:07d}.safetensors", st_save(state))
         probes.append({"step": trainer.t, "tokens": trainer.t * cfg.batch * cfg.seq_len, **trainer.probe()})
 
     def checkpoint() -> None:
@@ -261,7 +267,8 @@ def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: 
         snapshot()
     write_json(out / "manifest.json", {"status": "running", "step": trainer.t, "started": started})
 
-    bar = tqdm(total=cfg.steps, initial=trainer.t, desc=f"train {cfg.arch}-{cfg.size}", unit="step", file=sys.stderr, disable=not progress)
+    bar = tqdm(total=cfg.steps, initial=trainer.t, desc=f"train {cfg.arch}-{cfg.size}", unit="step",
+               file=sys.stderr, disable=not progress)
     tokens_per_step = cfg.batch * cfg.seq_len
     t0, t_seg, n_seg = time.perf_counter(), time.perf_counter(), 0
     while trainer.t < cfg.steps:
@@ -289,7 +296,9 @@ def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: 
     elapsed += time.perf_counter() - t0
     bar.close()
 
-    forces = frame(np.asarray(f_steps), np.asarray(f_lrs), np.stack(f_recs), trainer.matrix_names, trainer.matrix_classes, [trainer.recorder.params[i].numel() for i in range(len(trainer.matrix_names))])
+    numels = [trainer.recorder.params[i].numel() for i in range(len(trainer.matrix_names))]
+    forces = frame(np.asarray(f_steps), np.asarray(f_lrs), np.stack(f_recs), trainer.matrix_names,
+                   trainer.matrix_classes, numels)
     buf = io.BytesIO()
     forces.to_parquet(buf, index=False)
     write_atomic(out / "forces.parquet", buf.getvalue())
@@ -310,7 +319,8 @@ def _train_locked(cfg: RunConfig, data: corpus_mod.Corpus, out: Path, progress: 
             "tokens_per_s": round(cfg.steps * tokens_per_step / elapsed, 1),
             "threads": torch.get_num_threads(),
         },
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "python": sys.version.split()[0]},
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "python": sys.version.split()[0]},
     }
     write_json(out / "manifest.json", manifest)
     ckpt_path.unlink(missing_ok=True)

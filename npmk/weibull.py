@@ -142,7 +142,8 @@ def _as_magnitudes(x, name: str) -> np.ndarray:
     return arr
 
 
-def ols_from_centered(sxx: float, sxy: float, syy: float, xbar: float, ybar: float, what: str) -> tuple[float, float, float]:
+def ols_from_centered(sxx: float, sxy: float, syy: float, xbar: float, ybar: float,
+                      what: str) -> tuple[float, float, float]:
     """(k, lam, r2) from centered sums of the regression of y on x = ln(values)."""
     if not sxx > 0:
         raise FitError(f"{what}: all values in the fitted body are equal; k is undefined for constant data")

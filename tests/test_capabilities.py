@@ -1,7 +1,5 @@
 """Capability curves from the registered Pythia evals, and run probes in the tidy layout."""
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from npmk import data

@@ -34,7 +34,8 @@ def _same(ckpt, want):
         assert torch.equal(t, want[name]), name
     for info in ckpt.infos():
         assert info.shape == tuple(want[info.name].shape)
-        assert torch.equal(torch.cat(list(c.clone() for c in ckpt.chunks(info, elems=100))), want[info.name].reshape(-1))
+        chunks = [c.clone() for c in ckpt.chunks(info, elems=100)]
+        assert torch.equal(torch.cat(chunks), want[info.name].reshape(-1))
 
 
 def test_local_dir_single_and_sharded(tiny, tmp_path):

@@ -44,7 +44,8 @@ def test_streaming_equals_sort_16bit(dtype, n, trim):
 
 
 def test_pooling_mixed_16bit_tensors_equals_sort_of_concatenation():
-    parts = [_weights(70_000, torch.float16, 1), _weights(50_000, torch.bfloat16, 2), _weights(30_000, torch.float16, 3) * 3]
+    parts = [_weights(70_000, torch.float16, 1), _weights(50_000, torch.bfloat16, 2),
+             _weights(30_000, torch.float16, 3) * 3]
     pooled = ValueCounts()
     for i, t in enumerate(parts):
         pooled.update(ValueCounts.of(t, f"t{i}"))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from npmk.checkpoints import SourceError, open_checkpoint, sniff
 from npmk import measure
+from npmk.checkpoints import SourceError, open_checkpoint, sniff
 
 _IDS = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.float16): 4}
 
@@ -112,7 +112,8 @@ def test_bad_ct2_files_name_the_file(tmp_path, whisper_like):
     at = raw.index(b"encoder/num_heads\0") + len("encoder/num_heads\0") + 1  # rank 0, then the dtype id
     bad[at] = 9
     (tmp_path / "baddtype.bin").write_bytes(bytes(bad))
-    with pytest.raises(SourceError, match="baddtype.bin: variable 'encoder/num_heads' has unknown CTranslate2 dtype id 9"):
+    with pytest.raises(SourceError,
+                       match="baddtype.bin: variable 'encoder/num_heads' has unknown CTranslate2 dtype id 9"):
         open_checkpoint(tmp_path / "baddtype.bin")
     other = _write(tmp_path / "t5.bin", whisper_like, spec="T5Spec")
     with pytest.raises(ValueError, match="ct2:t5"):

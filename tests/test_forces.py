@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from npmk.forces import COLUMNS, ForceRecorder, adam_direction, forces_from_displacement, forces_from_moments, frame, shares
+from npmk.forces import (
+    COLUMNS,
+    ForceRecorder,
+    adam_direction,
+    forces_from_displacement,
+    forces_from_moments,
+    frame,
+    shares,
+)
 
 
 def _float64_problem(seed=0, wd=0.1):
@@ -97,7 +105,8 @@ def test_shares_sum_to_one_and_use_absolute_alignment():
 def test_frame_aggregates_by_class():
     rng = np.random.default_rng(0)
     recs = rng.random((3, 3, len(COLUMNS)))
-    df = frame(np.array([0, 1, 2]), np.array([1e-3, 2e-3, 3e-3]), recs, ["a", "b", "c"], ["Transmission", "Selection", "Transmission"], [10, 20, 30])
+    df = frame(np.array([0, 1, 2]), np.array([1e-3, 2e-3, 3e-3]), recs, ["a", "b", "c"],
+               ["Transmission", "Selection", "Transmission"], [10, 20, 30])
     assert set(df.group) == {"a", "b", "c", "class:Transmission", "class:Selection", "all"}
     t = df[df.group == "class:Transmission"].set_index("step")
     np.testing.assert_allclose(t["align"], recs[:, 0, 0] + recs[:, 2, 0])

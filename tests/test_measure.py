@@ -12,8 +12,8 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
 import npmk
 from npmk import skeleton
-from npmk.checkpoints import open_checkpoint
 from npmk._measure import MeasureError
+from npmk.checkpoints import open_checkpoint
 from npmk.cli import main
 from npmk.weibull import FitError, fit
 

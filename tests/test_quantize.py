@@ -42,7 +42,8 @@ def _grid_check(x, y, step, lo_q, hi_q, offset):
 
 
 def test_q4_k_values_on_the_grid_within_half_a_step():
-    x = np.concatenate([gaussian(32, 256, 1), (np.random.default_rng(2).standard_t(3, (32, 256)) * 0.01)]).astype(np.float32)
+    heavy = np.random.default_rng(2).standard_t(3, (32, 256)) * 0.01
+    x = np.concatenate([gaussian(32, 256, 1), heavy]).astype(np.float32)
     b = Q.quantize_bytes(x, "Q4_K")
     y = Q.roundtrip(x, "Q4_K")
     d = b[:, 0:2].copy().view(np.float16).astype(np.float32)
@@ -54,7 +55,8 @@ def test_q4_k_values_on_the_grid_within_half_a_step():
 
 
 def test_q6_k_values_on_the_grid_within_half_a_step():
-    x = np.concatenate([gaussian(32, 256, 3), (np.random.default_rng(4).standard_t(3, (32, 256)) * 0.01)]).astype(np.float32)
+    heavy = np.random.default_rng(4).standard_t(3, (32, 256)) * 0.01
+    x = np.concatenate([gaussian(32, 256, 3), heavy]).astype(np.float32)
     b = Q.quantize_bytes(x, "Q6_K")
     y = Q.roundtrip(x, "Q6_K")
     d = b[:, 208:210].copy().view(np.float16).astype(np.float32)

@@ -40,7 +40,8 @@ def test_no_real_name_is_unrecognised(name):
     assert (included["kind"] != "unknown").all()
     # every >= 2-D tensor is either in the skeleton or excluded by a named rule
     assert set(audit.loc[~audit["include"] & (audit["shape"].map(len) >= 2), "reason"]) <= {
-        "excluded: index buffer", "excluded: fixed sinusoidal encoder position table (a buffer in Whisper, never trained)"}
+        "excluded: index buffer",
+        "excluded: fixed sinusoidal encoder position table (a buffer in Whisper, never trained)"}
 
 
 # (network, kind) -> number of tensors of that kind, from the architectures' layer counts

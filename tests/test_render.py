@@ -13,9 +13,8 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
 import nbformat
+import pytest
 from myst_nb.core.variables import format_plain_text
 
 from npmk import book

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from npmk.lambda_phases import detect_lambda_phases
 from npmk.runs import Run, RunConfig
 from npmk.snapshots import COLUMNS, class_lambda, snapshot_fits, weight_fits
-from npmk.lambda_phases import detect_lambda_phases
 from npmk.weibull import fit
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from npmk.spectra import drift, fit_powerlaw, matrix_stats, spectra, snapshot_spectra
+from npmk.spectra import drift, fit_powerlaw, matrix_stats, snapshot_spectra, spectra
 
 
 def _random_mats(seed=0):

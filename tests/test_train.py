@@ -3,9 +3,9 @@
 import json
 
 import numpy as np
-import torch
 import pandas as pd
 import pytest
+import torch
 
 from npmk.runconfig import PRESETS, RunConfig, RunConfigMismatch, lr_at, snapshot_schedule
 from npmk.runs import cli, get_run, load_run, runs_dir
@@ -32,7 +32,7 @@ def test_run_products(full_run):
     cfg = run.config
     assert run.family == "gpt_neox" and cfg.steps == 40 and cfg.lr == 3e-3  # size default filled in
     assert run.snapshot_steps == snapshot_schedule(40, cfg.snap_log_until, cfg.snap_every) == [0, 1, 2, 4, 8, 20, 40]
-    for name, sha in run.manifest["files"].items():
+    for name in run.manifest["files"]:
         assert (run.dir / name).exists(), name
     assert not (run.dir / "checkpoint.pt").exists()
     assert json.loads((run.dir / "config.json").read_text())["data"]["sha256"] == run.data["sha256"]
@@ -96,12 +96,15 @@ def test_get_run_caches_by_config_and_cli():
     run = get_run(cfg, progress=False)
     assert run.dir.parent == runs_dir() and run.family == "llama"
     assert get_run(cfg, progress=False).dir == run.dir
-    assert get_run(RunConfig(arch="llama", size="tiny", steps=12, seed=1, corrupt=0.2, snap_every=6), progress=False).dir != run.dir
+    other = RunConfig(arch="llama", size="tiny", steps=12, seed=1, corrupt=0.2, snap_every=6)
+    assert get_run(other, progress=False).dir != run.dir
     assert any(n.endswith("gate_proj.weight") for n in run.forces.group.unique())
-    rc = cli(["train", "--arch", "llama", "--size", "tiny", "--steps", "12", "--seed", "0", "--corrupt", "0.2", "--snap-every", "6", "--quiet"])
+    rc = cli(["train", "--arch", "llama", "--size", "tiny", "--steps", "12", "--seed", "0", "--corrupt", "0.2",
+              "--snap-every", "6", "--quiet"])
     assert rc == 0
     # the same run named through a preset, with the CLI's types taken from RunConfig's hints
-    rc = cli(["train", "--preset", "tiny", "--arch", "llama", "--steps", "12", "--corrupt", "0.2", "--snap-every", "6", "--quiet"])
+    rc = cli(["train", "--preset", "tiny", "--arch", "llama", "--steps", "12", "--corrupt", "0.2",
+              "--snap-every", "6", "--quiet"])
     assert rc == 0 and len(list(runs_dir().iterdir())) == 2
 
 

@@ -38,7 +38,8 @@ def main(lib_path: str) -> None:
         out[f"x_{name}"] = x
         for fn, qtype, size in (("quantize_row_q4_K_ref", "Q4_K", 144), ("quantize_row_q6_K_ref", "Q6_K", 210)):
             y = np.zeros((x.shape[0], size), dtype=np.uint8)
-            getattr(lib, fn)(x.ctypes.data_as(ctypes.c_void_p), y.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(x.size))
+            getattr(lib, fn)(x.ctypes.data_as(ctypes.c_void_p), y.ctypes.data_as(ctypes.c_void_p),
+                             ctypes.c_int64(x.size))
             out[f"{qtype}_{name}"] = y
     np.savez_compressed(Path(__file__).with_name("ggml_kquant_ref.npz"), **out)
 
