@@ -56,11 +56,6 @@ nets = realnets.names(real_networks) if isinstance(real_networks, str) else list
 LABEL = {t: f"k at {int(round(100 * t))} %" for t in trims}
 
 
-def table(df: pd.DataFrame, formats: dict[str, str]) -> None:
-    """Show a DataFrame as a formatted table: given number formats, "not fitted" for missing values."""
-    display(df.style.format(formats, na_rep="not fitted").hide(axis="index"))
-
-
 # %% [markdown]
 # ## Final models at three trims
 #
@@ -104,10 +99,11 @@ final = long.pivot(index=["model", "group"], columns="trim", values="k").reindex
 final = final.rename(columns=LABEL).reset_index()
 for err in missing:
     note_missing(err)
-table(final, {c: "{:.4f}" for c in LABEL.values()})
+# a refused fit shows as a dash; the list below gives the reason
+display(npmk.style.table(final, {c: "{:.4f}" for c in LABEL.values()}))
 if errors:
     display(Markdown("Fits the engine refused:"))
-    display(pd.DataFrame(errors).style.hide(axis="index"))
+    display(npmk.style.table(pd.DataFrame(errors)))
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Pooled k of each final network at the three trims: middle 80 %, middle 90 % and all values. A missing point at 100 % is a refused fit (exact zeros in the body). Grey band: NPM-K's band, stated for the 80 % body.", "name": "fig-bt-final"}}
 fig, ax = plt.subplots(figsize=(7.0, 3.8))

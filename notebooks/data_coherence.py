@@ -52,7 +52,7 @@ from npmk.corpus import stdlib_docstrings
 from npmk.data import load_or_note_missing
 from npmk.lambda_phases import peak_summary
 from npmk.runs import RunConfig, get_run
-from npmk.snapshots import snapshot_fits
+from npmk.snapshots import class_lambda
 
 npmk.style.use()
 claims = []
@@ -96,13 +96,7 @@ page.table(pd.DataFrame([{"run": SHIPPED[c.claim.id][0], "published peak λ": c.
 runs = {rho: get_run(RunConfig.from_spec(run_spec, corrupt=rho)) for rho in rhos}
 
 
-def transmission_lambda(run):
-    """Pooled Transmission λ per snapshot step ≥ 1."""
-    fits = snapshot_fits(run, levels=("class",))
-    return fits[fits.step > 0].sort_values("step")[["step", "lam"]]
-
-
-lams = {rho: transmission_lambda(r) for rho, r in runs.items()}
+lams = {rho: class_lambda(r) for rho, r in runs.items()}
 coh = pd.DataFrame([{"rho": rho, **peak_summary(runs[rho], lams[rho])} for rho in rhos])
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Pooled Transmission λ of the tiny Pythia-style model trained on standard-library code with a fraction ρ of its training tokens randomised.", "name": "fig-coherence-lambda"}}
@@ -171,7 +165,7 @@ if prose_corpus:
         "code": get_run(RunConfig.from_spec(run_spec, corpus_bytes=pair_bytes)),
         "prose": get_run(RunConfig.from_spec(run_spec, corpus=str(prose_src), corpus_bytes=pair_bytes)),
     }
-pair_lams = {k: transmission_lambda(r) for k, r in pair_runs.items()}
+pair_lams = {k: class_lambda(r) for k, r in pair_runs.items()}
 pair = pd.DataFrame([{"corpus": k, "tokens": r.data["n_tokens"],
                       "epochs": r.config.steps * r.config.batch * r.config.seq_len / r.data["n_tokens"],
                       **peak_summary(r, pair_lams[k])} for k, r in pair_runs.items()])

@@ -168,15 +168,11 @@ plt.show()
 # the anchor within the first {glue:text}`early_pct:.0f`% of training?
 
 # %% tags=["remove-input"]
-def anchor_early(ph, last=143_000):
-    return ph.anchor is not None and ph.anchor.start <= early_fraction * last
-
-
 null_rows = []
 if REAL in curves:
     d = curves[REAL]
     for method in ("shuffle", "walk"):
-        for label, crit in (("three phases", phases.has_published_order), ("anchor early", anchor_early)):
+        for label, crit in (("three phases", phases.has_published_order), ("anchor early", phases.anchor_by(early_fraction * 143_000))):
             res = phases.null_test(d["step"], d["k"], method, n=n_null, seed=0, bandwidth=bandwidth, eps=eps,
                                    criterion=crit)
             null_rows.append({"null model": method, "check": label, "real series passes": res.observed,

@@ -50,7 +50,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import data, ledger
+from npmk import data, dynamics_data, ledger
 from npmk.capabilities import pythia_eval_keys, pythia_evals
 from npmk.checkpoints import open_checkpoint
 from npmk.emergence import change_point, emergence, lead_lag_table, smooth
@@ -124,21 +124,16 @@ glue("tab-py-emergence", pythia_em.pivot(index="capability", columns="model", va
 # uniformly over the analysed range ({func}`npmk.emergence.lead_lag_table`).
 
 # %% tags=["remove-input"]
-root = "NPM-Weibull-public/Weibull_WeightScale_dynamics/derived_data/real_pythia/"
-
-
-def real_pythia_stats() -> tuple[pd.DataFrame, pd.Series]:
-    """Pythia-70M's pooled k and λ by step, and its per-block k, from the dynamics data."""
-    k_by_step = pd.read_json(data.fetch(root + "realpythia_k_by_step.json"), typ="series")
-    closure = pd.read_json(data.fetch(root + "realpythia_closure.json"))
-    perblock = pd.read_json(data.fetch(root + "realpythia_perblock_k.json"), typ="series")
+def real_pythia_stats() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pythia-70M's pooled k and λ by step (long: model, statistic, step, value) and its per-matrix k."""
+    k_by_step, closure = dynamics_data.load_real_k_by_step(), dynamics_data.load_real_closure()
     stats = pd.concat([
-        pd.DataFrame({"model": "pythia-70m", "statistic": "weibull_k", "step": k_by_step.index.astype(int),
-                      "value": k_by_step.to_numpy()}),
+        pd.DataFrame({"model": "pythia-70m", "statistic": "weibull_k", "step": k_by_step["step"],
+                      "value": k_by_step["k"]}),
         pd.DataFrame({"model": "pythia-70m", "statistic": "weibull_lam", "step": closure["step"].astype(int),
-                      "value": closure["lambda_obs"]}),
+                      "value": closure["lam_obs"]}),
     ], ignore_index=True)
-    return stats, perblock
+    return stats, dynamics_data.load_real_perblock_k()
 
 
 loaded = data.load_or_note_missing(real_pythia_stats)
@@ -298,7 +293,7 @@ else:
 # %% tags=["remove-cell"]
 why = "the dynamics data's real-Pythia files could not be fetched"
 if perblock is not None and len(real_stats):
-    ledger.check("perblock_k_real", float(np.median([row[1] for row in perblock["per_matrix"]])))
+    ledger.check("perblock_k_real", float(perblock["k"].median()))
     ledger.check("pooled_k_real", float(real_stats[real_stats.statistic == "weibull_k"]
                                          .sort_values("step")["value"].iloc[-1]))
 else:

@@ -49,19 +49,13 @@ from myst_nb import glue
 
 import npmk.style
 from npmk import dynamics as dy
-from npmk import dynamics_data, ledger
+from npmk import dynamics_data
 from npmk.data import load_or_note_missing
+from npmk.page import glue_number
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
 W, T = dynamics_data.PAPER_WARMUP, dynamics_data.PAPER_STEPS
-
-
-def glue_num(key, value, claim=None, **check):
-    """Glue a number for the prose and, with a claim id, check it against the published claim."""
-    glue(key, float(value), display=False)
-    if claim is not None:
-        ledger.check(claim, float(value), **check)
 
 
 #: readable headings of the budget tables (shares in % of |A| + I + D)
@@ -100,12 +94,12 @@ if published is not None:
     sw_step, sw_with, sw_without = dy.superweight_effect(tr[tr["run"] == "seed1"], W, T)
     seed_lo, seed_hi = 100 * seeds["share_min"].min(), 100 * seeds["share_max"].max()
     llama_lo, llama_hi = 100 * llama["share_min"].min(), 100 * llama["share_max"].max()
-    glue_num("pub_seed_share_min", seed_lo, "rise_share_pythia_min")
-    glue_num("pub_seed_share_max", seed_hi, "rise_share_pythia_max")
-    glue_num("pub_llama_share_min", llama_lo, "rise_share_llama_min")
-    glue_num("pub_llama_share_max", llama_hi, "rise_share_llama_max")
-    glue_num("pub_sw_with", 100 * sw_with, "superweight_with")
-    glue_num("pub_sw_without", 100 * sw_without, "superweight_without")
+    glue_number("pub_seed_share_min", seed_lo, "rise_share_pythia_min")
+    glue_number("pub_seed_share_max", seed_hi, "rise_share_pythia_max")
+    glue_number("pub_llama_share_min", llama_lo, "rise_share_llama_min")
+    glue_number("pub_llama_share_max", llama_hi, "rise_share_llama_max")
+    glue_number("pub_sw_with", 100 * sw_with, "superweight_with")
+    glue_number("pub_sw_without", 100 * sw_without, "superweight_without")
     table = pd.concat([seeds, llama]).assign(
         share_min=lambda d: 100 * d["share_min"], share_median=lambda d: 100 * d["share_median"],
         share_max=lambda d: 100 * d["share_max"]).rename(columns={"n": "logged steps"})
@@ -136,14 +130,14 @@ if published is not None:
     both = ours.set_index("step").join(paper)
     show(both, {"paper col. 2": "{:.3f}"} | {c: "{:.1f}" for c in both if c.endswith("%") and c.startswith("paper")},
          index=True)
-    glue_num("pub_table_align_5000", both.loc[5000, "align_pct"], "force_table_5000")
-    glue_num("pub_table_align_20000", both.loc[20000, "align_pct"], "force_table_20000")
+    glue_number("pub_table_align_5000", both.loc[5000, "align_pct"], "force_table_5000")
+    glue_number("pub_table_align_20000", both.loc[20000, "align_pct"], "force_table_20000")
     # the printed column has three decimals: RMS matches it if every rounded value does
     col2_rms_diff = float(np.max(np.abs(both["rms"].round(3) - both["paper col. 2"])))
     col2_lam_diff = float(np.max(np.abs(both["lam"].round(3) - both["paper col. 2"])))
-    glue_num("pub_table_col2_rms_diff", col2_rms_diff, "force_table_col2")
-    glue_num("pub_table_col2_lam_diff", col2_lam_diff)
-    glue_num("pub_table_lam_below_rms_pct", 100 * (1 - (both["lam"] / both["rms"]).mean()))
+    glue_number("pub_table_col2_rms_diff", col2_rms_diff, "force_table_col2")
+    glue_number("pub_table_col2_lam_diff", col2_lam_diff)
+    glue_number("pub_table_lam_below_rms_pct", 100 * (1 - (both["lam"] / both["rms"]).mean()))
 
 # %% [markdown]
 # Rounded to the printed three decimals, the log's RMS differs from the printed
@@ -162,7 +156,7 @@ if published is not None:
     qk_rise = dy.rise_share_summary(qk, W, T, by="group")
     show(qk_rise.assign(**{c: 100 * qk_rise[c] for c in ["share_min", "share_median", "share_max"]}))
     sel_row = qk_rise.set_index("group").loc["class:Selection"]
-    glue_num("pub_sel_share_median", 100 * sel_row["share_median"])
+    glue_number("pub_sel_share_median", 100 * sel_row["share_median"])
 
 # %% [markdown]
 # ## The same budget on the book's own runs
@@ -186,12 +180,8 @@ for key, value in (("size", cfg0.size), ("steps", f"{cfg0.steps:,}"), ("lr", f"{
     glue(f"own_{key}", value, display=False)
 
 
-def class_forces(run, cls):
-    f = run.forces
-    return f[f["group"] == f"class:{cls}"].assign(run=f"{run.config.arch}:{run.config.seed}")
-
-
-budget = pd.concat([dy.with_shares(class_forces(r, "Transmission")) for r in own.values()], ignore_index=True)
+budget = pd.concat([dy.with_shares(dy.class_forces(r.forces).assign(run=f"{r.config.arch}:{r.config.seed}"))
+                    for r in own.values()], ignore_index=True)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Transmission-class force budget of the book's own runs. Top: the three forces in ‖W‖² units per step, alignment and decay with the sign they enter Δ‖W‖². Bottom: their shares of the absolute budget |A| + I + D; shaded: the rise phase.", "name": "fig-forces-own-budget"}}
 fig, axes = plt.subplots(2, len(own), figsize=(4.2 * len(own), 6.4), sharex=True, squeeze=False)
@@ -224,11 +214,11 @@ for col in ["share_min", "share_median", "share_max"]:
     own_rise[col] = 100 * own_rise[col]
 show(own_rise)
 pythia_rows = own_rise[own_rise["run"].str.startswith("pythia")]
-glue_num("own_rise_share_pythia_min", pythia_rows["share_median"].min(), "own_rise_share_pythia_min")
-glue_num("own_rise_share_pythia_max", pythia_rows["share_median"].max(), "own_rise_share_pythia_max")
+glue_number("own_rise_share_pythia_min", pythia_rows["share_median"].min(), "own_rise_share_pythia_min")
+glue_number("own_rise_share_pythia_max", pythia_rows["share_median"].max(), "own_rise_share_pythia_max")
 llama_rows = own_rise[own_rise["run"].str.startswith("llama")]
 if not llama_rows.empty:
-    glue_num("own_rise_share_llama", llama_rows["share_median"].iloc[0], "own_rise_share_llama")
+    glue_number("own_rise_share_llama", llama_rows["share_median"].iloc[0], "own_rise_share_llama")
 
 # %% [markdown]
 # Median rise-phase alignment share of the own Pythia-style runs:
@@ -242,7 +232,7 @@ if not llama_rows.empty:
 # %% tags=["remove-input"]
 ho = pd.concat([dy.higher_order_share(part).assign(run=spec) for spec, part in budget.groupby("run", sort=False)])
 ho_max = 100 * ho[["h1_share", "h2_share"]].max().max()
-glue_num("own_higher_order_max_pct", ho_max, "own_higher_order")
+glue_number("own_higher_order_max_pct", ho_max, "own_higher_order")
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The two terms dropped from the force budget, h1 = η²λ²‖W‖² (solid) and |h2| = |2η²λ⟨W,û⟩| (dashed), as a share of |A| + I + D, for each own run.", "name": "fig-forces-higher-order"}}
 fig, ax = plt.subplots()
@@ -268,7 +258,7 @@ plt.show()
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Selection-class (Q/K) budget of the own runs in RMS units. Left: −A (solid), I (dotted) and −D (dashed) as changes of the class RMS per step. Right: the class RMS.", "name": "fig-forces-selection"}}
 sel = []
 for run in own.values():
-    f = class_forces(run, "Selection")
+    f = dy.class_forces(run.forces, "Selection").assign(run=f"{run.config.arch}:{run.config.seed}")
     n_sel = round(float((f["w2"] / f["rms"] ** 2).median()))
     sel.append(dy.with_shares(dy.rms_units(f, n_sel)))
 sel = pd.concat(sel, ignore_index=True)
@@ -290,9 +280,9 @@ plt.show()
 # %% tags=["remove-input"]
 sel_rise = dy.rise_share_summary(sel, cfg0.warmup, cfg0.steps, by="run")
 show((sel_rise.set_index("run")[["share_min", "share_median", "share_max"]] * 100).reset_index())
-glue_num("own_sel_share_median", 100 * sel_rise["share_median"].median(), "own_selection_share")
+glue_number("own_sel_share_median", 100 * sel_rise["share_median"].median(), "own_selection_share")
 sel_end = sel[sel["step"] == sel["step"].max()]
-glue_num("own_sel_end_align_over_decay", float((sel_end["align"].abs() / sel_end["decay"]).median()))
+glue_number("own_sel_end_align_over_decay", float((sel_end["align"].abs() / sel_end["decay"]).median()))
 
 # %% [markdown]
 # In the rise phase ({numref}`fig-forces-selection`) alignment holds a median

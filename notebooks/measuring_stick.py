@@ -231,6 +231,7 @@ plt.show()
 # and fits it pooled and per component kind with {func}`npmk.measure`.
 
 # %% tags=["hide-input"]
+import functools
 import os
 
 if model == "minilm":
@@ -243,24 +244,13 @@ else:
     source, model_label = model, str(model)
 
 
-def measure(by: str, trim: float = 0.8) -> pd.DataFrame:
-    return npmk.measure(source, by=by, trim=trim, subsample=subsample, seed=seed, progress=False)
-
-
-pooled = measure("pooled")
-per_kind = measure("kind")
-
-
-def pooled_at(trim: float) -> dict:
-    """The pooled fit at one trim; a body reaching exact zeros has no fit (ln 0)."""
-    try:
-        row = (pooled if trim == 0.8 else measure("pooled", trim)).iloc[0]
-    except weibull.FitError as exc:
-        return {"trim": trim, "k": np.nan, "lam": np.nan, "r2": np.nan, "note": str(exc).split(";")[0]}
-    return {"trim": trim, "k": row["k"], "lam": row["lam"], "r2": row["r2"], "note": ""}
-
-
-pooled_trims = pd.DataFrame([pooled_at(t) for t in trims]).set_index("trim")
+measure = functools.partial(npmk.measure, source, subsample=subsample, seed=seed, progress=False)
+pooled = measure(by="pooled")
+per_kind = measure(by="kind")
+# one reading for all trims; a body reaching exact zeros has no fit (ln 0), its row says why
+pooled_trims = (measure(by="pooled", trim=list(trims))
+                .assign(note=lambda d: d["error"].fillna("").str.split(";").str[0])
+                .set_index("trim")[["k", "lam", "r2", "note"]])
 glue("minilm_k", float(pooled["k"].iloc[0]), display=False)
 glue("minilm_lam", float(pooled["lam"].iloc[0]), display=False)
 glue("minilm_n", f"{int(pooled['n'].iloc[0]):,}", display=False)

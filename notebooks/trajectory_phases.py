@@ -54,6 +54,7 @@ from scipy import stats
 import npmk.style
 from npmk import dynamics_data, ledger
 from npmk.data import load_or_note_missing
+from npmk.dynamics import class_forces
 from npmk.lambda_phases import (
     LAMBDA_PHASES,
     decay_horizon,
@@ -61,6 +62,7 @@ from npmk.lambda_phases import (
     detect_lambda_phases,
     equilibrium_ratio,
     lambda_phase_table,
+    loglog_slope,
 )
 from npmk.runs import RunConfig, get_run
 from npmk.snapshots import snapshot_fits
@@ -154,7 +156,7 @@ show(layer_phases)
 eq_rows = []
 fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.6), squeeze=False, sharey=True)
 for ax, (a, run) in zip(axes[0], runs.items()):
-    f = run.forces[run.forces.group == "class:Transmission"].sort_values("step")
+    f = class_forces(run.forces)
     ratio = pd.Series(equilibrium_ratio(f["align"], f["inject"], f["decay"]), index=f.step.to_numpy())
     sm = ratio.rolling(smooth, center=True, min_periods=smooth // 2).median()
     d = traj[(traj.arch == a) & (traj.level == "class") & (traj.cls == "Transmission")].sort_values("step")
@@ -246,7 +248,7 @@ for knob, x, cfg in sweep_cfgs:
     tr = snapshot_fits(run, levels=("class",))
     d = tr[(tr.level == "class") & (tr.step > 0)].sort_values("step")
     ph = detect_lambda_phases(d.step.to_numpy(), d.lam.to_numpy())
-    f = run.forces[run.forces.group == "class:Transmission"]
+    f = class_forces(run.forces)
     rows.append({"knob": knob, "factor": x, "lr": run.config.lr, "wd": run.config.wd, "peak_step": ph.peak_step,
                      "peak_lam": ph.peak_value, "end_lam": ph.end_value, "relaxed": ph.relaxed, "floor_reached": ph.floor_reached,
                      "T_over_tau": decay_horizon(f.lr.to_numpy(), run.config.wd)})
@@ -274,11 +276,6 @@ plt.show()
 
 
 # %% tags=["hide-input"]
-def loglog_slope(x, y):
-    """Least-squares slope of ln y on ln x."""
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
-
-
 slopes = {}
 for knob in ("lr", "wd"):
     d = sweep_all[sweep_all.knob == knob]

@@ -49,18 +49,12 @@ import npmk.style
 from npmk import dynamics as dy
 from npmk import dynamics_data, ledger
 from npmk.data import load_or_note_missing
+from npmk.page import glue_number
 from npmk.runs import RunConfig, get_run
 from npmk.snapshots import snapshot_fits
 from npmk.weibull import halfnormal_anchor, rms_over_lambda
 
 npmk.style.use()
-
-
-def glue_num(key, value, claim=None, **check):
-    """Glue a number for the prose and, with a claim id, check it against the published claim."""
-    glue(key, float(value), display=False)
-    if claim is not None:
-        ledger.check(claim, float(value), **check)
 
 
 # %% [markdown]
@@ -91,17 +85,17 @@ pub, per_layer, real, real_blocks, cont = load_or_note_missing(load_published) o
 if pub is not None:
     k_locks = {arch: dy.k_lock(pl) for arch, pl in per_layer.items()}
     k_locks["real"] = dy.k_lock(real_blocks)
-    glue_num("pub_klock_pythia", k_locks["pythia"], "klock_pythia")
-    glue_num("pub_klock_llama", k_locks["llama"], "klock_llama")
-    glue_num("pub_klock_real", k_locks["real"], "klock_real")
+    glue_number("pub_klock_pythia", k_locks["pythia"], "klock_pythia")
+    glue_number("pub_klock_llama", k_locks["llama"], "klock_llama")
+    glue_number("pub_klock_real", k_locks["real"], "klock_real")
     peaks = {"pythia": pub["baseline"][1]["lam"].max(), "continue": cont["lam"].max(), "real": real["lam_obs"].max()}
-    glue_num("pub_peak_pythia", peaks["pythia"])
-    glue_num("pub_peak_continue", peaks["continue"])
+    glue_number("pub_peak_pythia", peaks["pythia"])
+    glue_number("pub_peak_continue", peaks["continue"])
     # the peaks are data_coherence's claims: quote their published values without checking them twice
     for key, cid in (("pythia", "peak_wikitext_8m"), ("continue", "peak_continue"), ("real", "peak_pile"),
                      ("118m", "peak_wikitext_118m")):
         glue(f"pub_peak_{key}_paper", ledger.claim(cid).published, display=False)
-    glue_num("pub_peak_real", peaks["real"])
+    glue_number("pub_peak_real", peaks["real"])
     fig, ax = plt.subplots()
     for arch, pl in per_layer.items():
         med = pl.groupby("step")["k"].median()
@@ -132,12 +126,12 @@ if pub is not None:
     gaps = pd.concat([dy.bridge_gap(t["k"], t["lam"], t["rms"]).assign(step=t["step"].to_numpy(), model=arch)
                       for arch, (_, t, _) in ((a, pub[r]) for a, r in (("pythia", "baseline"), ("llama", "llama")))])
     late = gaps[gaps["step"] >= 5000]
-    glue_num("pub_bridge_measured", late["measured"].median())
-    glue_num("pub_bridge_gamma", late["gamma"].median())
+    glue_number("pub_bridge_measured", late["measured"].median())
+    glue_number("pub_bridge_gamma", late["gamma"].median())
     k0, lam0 = halfnormal_anchor()
-    glue_num("anchor_k0", k0)
-    glue_num("anchor_rms_over_lam", 1 / lam0)
-    glue_num("anchor_gamma", rms_over_lambda(k0))
+    glue_number("anchor_k0", k0)
+    glue_number("anchor_rms_over_lam", 1 / lam0)
+    glue_number("anchor_gamma", rms_over_lambda(k0))
     bridge_table = late.groupby("model")[["measured", "gamma", "rel_gap"]].median()
     display(npmk.style.table(bridge_table.rename(columns={"measured": "RMS/λ measured", "gamma": "√Γ(1 + 2/k)",
                                                           "rel_gap": "relative gap"}), index=True))
@@ -180,19 +174,19 @@ if pub is not None:
     display(npmk.style.table(summary, index=True))
     display(npmk.style.table(sweep.pivot(index="Δt", columns="run", values="logRMSE")
                              .rename(columns=lambda r: f"logRMSE, {r}"), index=True))
-    glue_num("pub_logrmse_pythia", loops["baseline"].log_rmse, "logrmse_pythia")
-    glue_num("pub_logrmse_seed3", loops["seed3"].log_rmse, "logrmse_seed3")
-    glue_num("pub_logrmse_seed4", loops["seed4"].log_rmse, "logrmse_seed4")
-    glue_num("pub_logrmse_llama", loops["llama"].log_rmse, "logrmse_llama")
-    glue_num("pub_seed_logrmse_min", min(loops["seed3"].log_rmse, loops["seed4"].log_rmse))
-    glue_num("pub_seed_logrmse_max", max(loops["seed3"].log_rmse, loops["seed4"].log_rmse))
-    glue_num("pub_dt_min", sweep["logRMSE"].min())
-    glue_num("pub_dt_max", sweep["logRMSE"].max())
+    glue_number("pub_logrmse_pythia", loops["baseline"].log_rmse, "logrmse_pythia")
+    glue_number("pub_logrmse_seed3", loops["seed3"].log_rmse, "logrmse_seed3")
+    glue_number("pub_logrmse_seed4", loops["seed4"].log_rmse, "logrmse_seed4")
+    glue_number("pub_logrmse_llama", loops["llama"].log_rmse, "logrmse_llama")
+    glue_number("pub_seed_logrmse_min", min(loops["seed3"].log_rmse, loops["seed4"].log_rmse))
+    glue_number("pub_seed_logrmse_max", max(loops["seed3"].log_rmse, loops["seed4"].log_rmse))
+    glue_number("pub_dt_min", sweep["logRMSE"].min())
+    glue_number("pub_dt_max", sweep["logRMSE"].max())
     ledger.check("logrmse_dt_sweep", (float(sweep["logRMSE"].min()), float(sweep["logRMSE"].max())))
-    glue_num("pub_ratio_pythia", 1 / loops["baseline"].lam_per_rms)
-    glue_num("pub_gamma_factor_pythia", 1 / gamma_loops["baseline"].lam_per_rms)
-    glue_num("pub_gamma_logrmse_pythia", gamma_loops["baseline"].log_rmse)
-    glue_num("pub_gamma_logrmse_llama", gamma_loops["llama"].log_rmse)
+    glue_number("pub_ratio_pythia", 1 / loops["baseline"].lam_per_rms)
+    glue_number("pub_gamma_factor_pythia", 1 / gamma_loops["baseline"].lam_per_rms)
+    glue_number("pub_gamma_logrmse_pythia", gamma_loops["baseline"].log_rmse)
+    glue_number("pub_gamma_logrmse_llama", gamma_loops["llama"].log_rmse)
     ledger.check("logrmse_gamma_variant", float(gamma_loops["baseline"].log_rmse),
                  shown=f"{gamma_loops['baseline'].log_rmse:.4f} / {gamma_loops['llama'].log_rmse:.4f}")
     glue("pub_n_log_pythia", len(loops["baseline"].steps), display=False)
@@ -228,16 +222,16 @@ if pub is not None:
     real_loop = dy.closed_loop(real.assign(rms=real["rms_obs"]),
                                real.rename(columns={"lam_obs": "lam", "rms_obs": "rms"}), n_params=1)
     reproduce = float(np.max(np.abs(real_loop.lam_pred / real["lam_pred"].to_numpy() - 1)))
-    glue_num("pub_real_reproduce", reproduce, "real_lambda_pred")
-    glue_num("pub_real_factor", 1 / real_loop.lam_per_rms)
+    glue_number("pub_real_reproduce", reproduce, "real_lambda_pred")
+    glue_number("pub_real_factor", 1 / real_loop.lam_per_rms)
     dense = real_loop.steps <= 20_000
     real_split = dy.error_split(real_loop.lam_pred[dense], real_loop.lam_obs[dense], real_loop.rms_obs[dense],
                                 1 / rms_over_lambda(1.2))
-    glue_num("pub_real_bridge_pct", 100 * real_split.bridge, "real_bridge_pct")
-    glue_num("pub_real_integration_pct", 100 * real_split.integration, "real_integration_pct")
+    glue_number("pub_real_bridge_pct", 100 * real_split.bridge, "real_bridge_pct")
+    glue_number("pub_real_integration_pct", 100 * real_split.integration, "real_integration_pct")
     real_total = dy.error_split(real_loop.lam_pred, real_loop.lam_obs, real_loop.rms_obs, real_loop.lam_per_rms)
-    glue_num("pub_real_total_pct", 100 * real_total.total, "real_total_pct")
-    glue_num("pub_real_logrmse", real_loop.log_rmse)
+    glue_number("pub_real_total_pct", 100 * real_total.total, "real_total_pct")
+    glue_number("pub_real_logrmse", real_loop.log_rmse)
 
     # two by two, so that each panel stays legible at the page width; the fourth holds the legend
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.5))
@@ -294,19 +288,19 @@ if pub is not None:
                              index=True))
     ratio_split = pub_split.xs("ratio", level="bridge")
     gamma_split = pub_split.xs("gamma", level="bridge")
-    glue_num("pub_self_integration_pct", ratio_split.loc["baseline", "integration %"])
-    glue_num("pub_self_bridge_pct", ratio_split.loc["baseline", "bridge %"])
-    glue_num("pub_self_integration_pct_llama", ratio_split.loc["llama", "integration %"])
-    glue_num("pub_self_bridge_pct_llama", ratio_split.loc["llama", "bridge %"])
-    glue_num("pub_self_gamma_bridge_pct", gamma_split.loc["baseline", "bridge %"])
+    glue_number("pub_self_integration_pct", ratio_split.loc["baseline", "integration %"])
+    glue_number("pub_self_bridge_pct", ratio_split.loc["baseline", "bridge %"])
+    glue_number("pub_self_integration_pct_llama", ratio_split.loc["llama", "integration %"])
+    glue_number("pub_self_bridge_pct_llama", ratio_split.loc["llama", "bridge %"])
+    glue_number("pub_self_gamma_bridge_pct", gamma_split.loc["baseline", "bridge %"])
     glue("pub_self_dominant", "integration" if (ratio_split["integration %"] > ratio_split["bridge %"]).all()
          else "bridge", display=False)
-    glue_num("pub_excess_median_lo", excess_summary["median_ratio"].min())
-    glue_num("pub_excess_median_hi", excess_summary["median_ratio"].max())
-    glue_num("pub_excess_min", excess_summary["min_ratio"].min())
-    glue_num("pub_excess_max", excess_summary["max_ratio"].max())
-    glue_num("pub_excess_cum_lo", excess_summary["cumulative"].min())
-    glue_num("pub_excess_cum_hi", excess_summary["cumulative"].max())
+    glue_number("pub_excess_median_lo", excess_summary["median_ratio"].min())
+    glue_number("pub_excess_median_hi", excess_summary["median_ratio"].max())
+    glue_number("pub_excess_min", excess_summary["min_ratio"].min())
+    glue_number("pub_excess_max", excess_summary["max_ratio"].max())
+    glue_number("pub_excess_cum_lo", excess_summary["cumulative"].min())
+    glue_number("pub_excess_cum_hi", excess_summary["cumulative"].max())
 
 # %% [markdown]
 # With the paper's bridge the integration part is {glue:text}`pub_self_integration_pct:.2f`%
@@ -367,12 +361,12 @@ plt.show()
 klock_own = pd.DataFrame(rows).set_index("run")
 display(npmk.style.table(klock_own.rename(columns={"k_lock": "k-lock", "k_min": "lowest median k", "k_max": "highest median k",
                                                   "measured": "RMS/λ measured", "gamma": "√Γ(1 + 2/k)"}), index=True))
-glue_num("own_klock_min", klock_own["k_lock"].min(), "own_klock_min")
-glue_num("own_klock_max", klock_own["k_lock"].max(), "own_klock_max")
+glue_number("own_klock_min", klock_own["k_lock"].min(), "own_klock_min")
+glue_number("own_klock_max", klock_own["k_lock"].max(), "own_klock_max")
 ledger.check("own_bridge_ratio", float(klock_own["measured"].median()),
              shown=f"{klock_own['measured'].median():.3f} (√Γ(1+2/k): {klock_own['gamma'].median():.3f})")
-glue_num("own_bridge_measured", klock_own["measured"].median())
-glue_num("own_bridge_gamma", klock_own["gamma"].median())
+glue_number("own_bridge_measured", klock_own["measured"].median())
+glue_number("own_bridge_gamma", klock_own["gamma"].median())
 
 # %% [markdown]
 # At the last snapshot the per-matrix median k of the own runs lies in
@@ -415,12 +409,12 @@ plt.show()
 # %% tags=["remove-input"]
 loops_own = pd.DataFrame(loop_rows).set_index("run")
 display(npmk.style.table(loops_own, index=True))
-glue_num("own_logrmse_max", loops_own["logRMSE"].max())
-glue_num("own_logrmse_snap_max", loops_own["logRMSE at snapshots"].max())
+glue_number("own_logrmse_max", loops_own["logRMSE"].max())
+glue_number("own_logrmse_snap_max", loops_own["logRMSE at snapshots"].max())
 glue("own_n_snapshots_min", int(loops_own["snapshots"].min()), display=False)
-glue_num("own_integration_pct", loops_own["integration %"].median())
-glue_num("own_bridge_pct", loops_own["bridge % (ratio)"].median())
-glue_num("own_gamma_bridge_pct", loops_own["bridge % (Γ)"].median())
+glue_number("own_integration_pct", loops_own["integration %"].median())
+glue_number("own_bridge_pct", loops_own["bridge % (ratio)"].median())
+glue_number("own_gamma_bridge_pct", loops_own["bridge % (Γ)"].median())
 ledger.check("own_error_split", float(loops_own["integration %"].median()),
              shown=f"{loops_own['integration %'].median():.3f}% / {loops_own['bridge % (ratio)'].median():.2f}%")
 glue("own_dominant", "integration" if (loops_own["integration %"] > loops_own["bridge % (ratio)"]).all()

@@ -61,7 +61,22 @@ __all__ = [
     "bridge_gap",
     "rms_units",
     "higher_order_share",
+    "class_forces",
 ]
+
+
+def class_forces(forces: pd.DataFrame, cls: str = "Transmission") -> pd.DataFrame:
+    """The rows of a lab run's force log (``run.forces``) for one component class, in step order.
+
+    A lab run logs each class under the group ``"class:<cls>"``; an unknown
+    class is refused, naming the classes the log has.
+    """
+    out = forces[forces["group"] == f"class:{cls}"]
+    if out.empty:
+        groups = forces["group"].astype(str).unique()
+        have = sorted(g.removeprefix("class:") for g in groups if g.startswith("class:"))
+        raise ValueError(f"class_forces: no rows for class {cls!r}; the force log has classes {have}")
+    return out.sort_values("step")
 
 
 def with_shares(forces: pd.DataFrame) -> pd.DataFrame:

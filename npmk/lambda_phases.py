@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from npmk.dynamics import class_forces
+
 __all__ = [
     "peak_summary",
     "LAMBDA_PHASES",
@@ -45,6 +47,7 @@ __all__ = [
     "decay_timescale",
     "decay_horizon",
     "equilibrium_ratio",
+    "loglog_slope",
 ]
 
 LAMBDA_PHASES = ("init", "rise", "peak", "relax", "floor")
@@ -177,6 +180,20 @@ def equilibrium_ratio(align: Any, inject: Any, decay: Any) -> np.ndarray:
     return (-a + i) / d
 
 
+def loglog_slope(x: Any, y: Any) -> float:
+    """The exponent a of a power law y ∝ x^a: least-squares slope of ln y on ln x.
+
+    >>> round(loglog_slope([1, 2, 4], [3, 12, 48]), 6)
+    2.0
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.size < 2:
+        raise ValueError(f"loglog_slope: need two equal-length series of 2+ points, got {x.shape}, {y.shape}")
+    if (x <= 0).any() or (y <= 0).any():
+        raise ValueError("loglog_slope: x and y must be positive (a log-log fit)")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
 def peak_summary(run, lam: pd.DataFrame, cls: str = "Transmission") -> dict[str, float]:
     """The peak of a lab run's λ(step) and what drove it.
 
@@ -188,7 +205,7 @@ def peak_summary(run, lam: pd.DataFrame, cls: str = "Transmission") -> dict[str,
     run's last probe).
     """
     ph = detect_lambda_phases(lam.step.to_numpy(), lam.lam.to_numpy())
-    f = run.forces[run.forces.group == f"class:{cls}"]
+    f = class_forces(run.forces, cls)
     early = f[f.step < run.config.steps // 4]
     return {"peak_lam": ph.peak_value, "peak_step": ph.peak_step, "end_lam": ph.end_value, "relaxed": ph.relaxed,
             "mean_minus_align_q1": float(-early["align"].mean()),

@@ -53,6 +53,24 @@ def glue_values(**values: object) -> None:
         glue(key, value, display=False)
 
 
+def glue_number(key: str, value: float, claim: str | None = None, **check: object) -> None:
+    """Glue ``value`` as a float under ``key`` and, with a claim id, check it against the claim.
+
+    ``check`` goes to :func:`npmk.ledger.check` (``fmt``, ``shown``, ``why``).
+    A number reported in the prose and in the ledger is then computed once.
+
+    >>> glue_number("x", float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: glue_values: 'x' is NaN; glue ledger.DASH or leave the sentence out
+    """
+    from npmk import ledger
+
+    glue_values(**{key: float(value)})
+    if claim is not None:
+        ledger.check(claim, float(value), **check)
+
+
 def _cell(value: object, spec: str | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return DASH

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["npm_dk", "Phase", "Phases", "detect_phases", "PHASE_NAMES", "has_published_order", "NullTest",
+__all__ = ["npm_dk", "Phase", "Phases", "detect_phases", "PHASE_NAMES", "has_published_order", "anchor_by",
+           "NullTest",
            "null_series", "null_test"]
 
 PHASE_NAMES = ("formation", "anchor", "bifurcation")
@@ -168,6 +169,19 @@ def has_published_order(ph: Phases) -> bool:
     """True when all three phases were found.  The rule defines them in the order
     formation → anchor → bifurcation, so "in order" adds nothing beyond "found"."""
     return all(p is not None for p in (ph.formation, ph.anchor, ph.bifurcation))
+
+
+def anchor_by(step: float):
+    """A null-test criterion: an anchor was found and it starts at or before ``step``.
+
+    For :func:`null_test`, e.g. ``anchor_by(0.25 * 143_000)`` for "the anchor
+    falls in the first quarter of a 143k-step run".
+    """
+
+    def criterion(ph: Phases) -> bool:
+        return ph.anchor is not None and ph.anchor.start <= step
+
+    return criterion
 
 
 @dataclass(frozen=True)

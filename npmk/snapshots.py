@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from npmk.skeleton import classify
 from npmk.weibull import fit
 
-__all__ = ["LEVELS", "COLUMNS", "weight_fits", "snapshot_fits"]
+__all__ = ["LEVELS", "COLUMNS", "weight_fits", "snapshot_fits", "class_lambda"]
 
 LEVELS = ("tensor", "layer", "class")
 COLUMNS = ["step", "level", "name", "kind", "cls", "layer", "k", "lam", "rms", "w2", "n"]
@@ -120,3 +120,14 @@ def snapshot_fits(
     if not frames:
         raise ValueError(f"snapshot_fits: no steps given for {run.dir}")
     return pd.concat(frames, ignore_index=True)[COLUMNS]
+
+
+def class_lambda(run: Any, cls: str = "Transmission", trim: float = 0.8) -> pd.DataFrame:
+    """Pooled λ (weight units) of one component class at every snapshot after step 0.
+
+    Columns step and lam, in step order: the series that
+    :func:`npmk.lambda_phases.peak_summary` and the λ-phase rule read.  Step 0
+    is left out because a log-step axis cannot show it.
+    """
+    fits = snapshot_fits(run, classes=(cls,), levels=("class",), trim=trim)
+    return fits[fits.step > 0].sort_values("step")[["step", "lam"]]

@@ -226,3 +226,12 @@ def test_force_excess_is_one_for_an_exact_log_and_measures_over_prediction(needs
     f = dd.load_force_log("baseline")
     excess = dy.force_excess(f[f["group"] == "class:Transmission"], dd.class_params(dd.load_config("pythia")))
     assert abs(excess["predicted"].sum() / excess["logged"].sum() - 1.124) < 1e-3
+
+
+def test_class_forces_picks_one_class_in_step_order_and_names_the_known_classes():
+    forces = pd.DataFrame({"group": ["class:Selection", "class:Transmission", "class:Transmission", "tensor:x"],
+                           "step": [1, 20, 10, 1], "align": [0.1, 0.2, 0.3, 0.4]})
+    got = dy.class_forces(forces)
+    assert list(got["step"]) == [10, 20] and list(got["align"]) == [0.3, 0.2]
+    with pytest.raises(ValueError, match=r"'Other'.*\['Selection', 'Transmission'\]"):
+        dy.class_forces(forces, "Other")

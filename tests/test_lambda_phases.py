@@ -92,3 +92,14 @@ def test_peak_summary_of_a_lab_run():
     f = run.forces
     early = f[(f.group == "class:Transmission") & (f.step < run.config.steps // 4)]
     assert s["mean_minus_align_q1"] == pytest.approx(-early["align"].mean())
+
+
+def test_loglog_slope_recovers_a_power_law_and_refuses_non_positive_values():
+    from npmk.lambda_phases import loglog_slope
+
+    x = np.array([0.5, 1.0, 2.0, 4.0])
+    assert loglog_slope(x, 3.0 * x**-0.4) == pytest.approx(-0.4)
+    with pytest.raises(ValueError, match="positive"):
+        loglog_slope(x, x - 1.0)
+    with pytest.raises(ValueError, match="equal-length"):
+        loglog_slope(x, x[:2])

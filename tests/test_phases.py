@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from npmk.phases import detect_phases, npm_dk, null_series, null_test
+from npmk.phases import anchor_by, detect_phases, npm_dk, null_series, null_test
 
 
 def _piecewise(u, knots, values):
@@ -101,3 +101,11 @@ def test_real_pythia_phases_are_indistinguishable_from_noise(needs_data):
     for method in ("shuffle", "walk"):
         res = null_test(d["step"], d["k"], method, n=200, seed=0)
         assert res.observed is True and res.rate >= 0.95, (method, res.rate)
+
+
+def test_anchor_by_tests_where_the_anchor_starts():
+    u = np.log10(STEPS)
+    ph = detect_phases(STEPS, _piecewise(u, [0, 2, 3, 4, 5], [1.15, 1.15, 1.20, 1.20, 1.16]), bandwidth=0.1)
+    assert anchor_by(ph.anchor.start)(ph) and not anchor_by(0.99 * ph.anchor.start)(ph)
+    flat = detect_phases(STEPS, np.full(len(STEPS), 1.2))
+    assert not anchor_by(STEPS[-1])(flat)  # no anchor found

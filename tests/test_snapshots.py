@@ -7,7 +7,7 @@ import pytest
 
 from npmk.lambda_phases import detect_lambda_phases
 from npmk.runs import Run, RunConfig
-from npmk.snapshots import COLUMNS, snapshot_fits, weight_fits
+from npmk.snapshots import COLUMNS, class_lambda, snapshot_fits, weight_fits
 from npmk.weibull import fit
 
 
@@ -100,3 +100,11 @@ def test_thinned_steps_log_linear_and_step_zero():
         run.thinned_steps(3, spacing="cubic")
     with pytest.raises(ValueError, match="n ≥ 1"):
         run.thinned_steps(0)
+
+
+def test_class_lambda_is_the_class_row_per_step():
+    run = _FakeRun()
+    lam = class_lambda(run)
+    fits = snapshot_fits(run, levels=("class",))
+    assert list(lam.columns) == ["step", "lam"] and list(lam.step) == run.snapshot_steps
+    np.testing.assert_array_equal(lam.lam.to_numpy(), fits.sort_values("step").lam.to_numpy())
