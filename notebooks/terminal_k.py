@@ -49,13 +49,15 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import data, database, measure, realfits, realnets, sweep
+from npmk import data, database, ledger, measure, realfits, realnets, sweep
 from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check, number_or_dash
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
 published = database.published_table("npmk_terminal_k.csv")
+# the one value citable offline lives in claims.csv (pythia1b_k), not in the model list
+published["published_k"] = published["model"].map({"Pythia-1B": ledger.claim("pythia1b_k").value})
 BAND = npmk.style.K_BAND
 nets = realnets.names(real_networks) if isinstance(real_networks, str) else list(real_networks)
 
