@@ -13,9 +13,10 @@ which glues our number, the published one and the verdict under the keys
 (and the bare number under ``ledger.<id>.value``).  Chapter prose quotes them
 with ``{glue:text}`ledger.<id>.published```, so no published digit is typed twice.
 
-:func:`write_page` writes the ledger page and :func:`write_summary` the landing
-page's results table, both from the claims and the glued values of the executed
-notebooks; a claim whose chapter did not run says so.
+:func:`ledger_markdown` makes the ledger page and :func:`summary_markdown` the
+landing page's results table, both from the claims and the glued values of the
+executed notebooks (``npmk book`` writes them on every build); a claim whose
+chapter did not run says so.
 
 A verdict is one of :data:`VERDICTS`.  A number matches a point value when
 ``|ours - value| <= tol`` and an interval when ``lo - tol <= ours <= hi + tol``.
@@ -626,22 +627,3 @@ def summary_markdown(
             "",
         ]
     )
-
-
-def _write(text: str, out: Path) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)  # atomic: a reader never sees half a page
-    return out
-
-
-def write_page(executed_dir: Path, out: Path) -> Path:
-    """Write the ledger page to ``out`` from the claims and ``executed_dir/*.ipynb``; return ``out``."""
-    return _write(ledger_markdown(Path(executed_dir), Path(out).parent), out)
-
-
-def write_summary(executed_dir: Path, out: Path, ledger_doc: str = "ledger") -> Path:
-    """Write the landing page's results summary (a markdown fragment to ``{include}``) to ``out``."""
-    return _write(summary_markdown(Path(executed_dir), ledger_doc), out)
