@@ -45,6 +45,8 @@ import yaml
 from distributed import Client, LocalCluster, as_completed
 from tqdm import tqdm
 
+from npmk._files import locked
+
 __all__ = [
     "PYTHIA_STEPS",
     "SCHEMA",
@@ -348,15 +350,23 @@ def sweep(spec: Spec | Iterable[Spec], out: str | os.PathLike, *, workers: int |
     Cluster: ``client`` (a ``distributed.Client``) if given; else ``scheduler``
     (address of a running ``dask scheduler``); else an in-process LocalCluster of
     ``workers`` (default: one per core) single-threaded worker processes, closed at the end.
+    A second sweep into the same ``out`` waits for the first (a lock file ``out/.lock``).
     """
     if workers is not None and scheduler is not None:
         raise ValueError("give workers= (a local cluster) or scheduler= (an existing one), not both")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
-    t0 = time.perf_counter()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tasks = _tasks(spec)
+    # One sweep writes to ``out`` at a time, so a temp file found there was left by a writer that was killed.
+    with locked(out):
+        for stale in out.glob(".part-*.tmp"):
+            stale.unlink()
+        return _run(_tasks(spec), out, workers=workers, scheduler=scheduler, client=client, progress=progress)
+
+
+def _run(tasks: list[Task], out: Path, *, workers: int | None, scheduler: str | None, client: Client | None,
+         progress: bool) -> SweepResult:
+    t0 = time.perf_counter()
     todo = [t for t in tasks if not _finished(out, t)]
     result = SweepResult(out, len(tasks), len(tasks) - len(todo), len(todo))
     if not todo:
