@@ -125,7 +125,7 @@ def prediction_table(events: pd.DataFrame, target: pd.Series, baselines: dict[st
 
     Columns: candidate, n, mae (mean error, decades), and per baseline b:
     mae_b, d_b / d_b_lo / d_b_hi (mean error difference and its interval), p_b
-    (text, Bonferroni-adjusted); lead / lead_lo / lead_hi; beats (every d_b_hi < 0),
+    (text, Bonferroni-adjusted) and p_b_adj (the same number, min(1, m·p)); lead / lead_lo / lead_hi; beats (every d_b_hi < 0),
     leads (lead_lo > 0), predicts (both).
     """
     runs = list(target.index)
@@ -157,7 +157,8 @@ def prediction_table(events: pd.DataFrame, target: pd.Series, baselines: dict[st
             diff = bootstrap_mean(err - be, level=level, n_boot=n_boot, seed=seed)
             p = sign_flip_p(err - be, n_perm=n_perm, seed=seed)
             rec.update({f"mae_{name}": float(be.mean()), f"d_{name}": diff.mean, f"d_{name}_lo": diff.lo,
-                        f"d_{name}_hi": diff.hi, f"p_{name}": p_text(p, n_perm, m)})
+                        f"d_{name}_hi": diff.hi, f"p_{name}": p_text(p, n_perm, m),
+                        f"p_{name}_adj": min(1.0, p * m)})
             beats &= diff.hi < 0
         lead = bootstrap_mean(u_t - u_s, level=level, n_boot=n_boot, seed=seed)
         rec.update(lead=lead.mean, lead_lo=lead.lo, lead_hi=lead.hi, beats=bool(beats),

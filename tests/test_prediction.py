@@ -71,6 +71,10 @@ def test_planted_leading_statistic_predicts_and_decoys_do_not():
     assert not t.loc["unrelated", "beats"] and not t.loc["unrelated", "predicts"]
     assert t.loc["planted", "level"] == pytest.approx(1 - 0.05 / 3)  # Bonferroni over the 3 candidates
     assert t.loc["planted", "mae"] < 0.05 < t.loc["planted", "mae_median"]
+    # the permutation test agrees on the planted statistic, and its adjusted p is m times the raw one
+    assert t.loc["planted", "p_median_adj"] < 0.05 and t.loc["planted", "p_loss_adj"] < 0.05
+    assert float(t.loc["unrelated", "p_median"]) == pytest.approx(t.loc["unrelated", "p_median_adj"], rel=1e-2)
+    assert t[["p_loss_adj", "p_median_adj"]].gt(0).all().all() and t[["p_loss_adj", "p_median_adj"]].le(1).all().all()
 
 
 def test_missing_run_is_named():
