@@ -29,9 +29,10 @@
 
 # %% tags=["parameters"]
 # the runs: each the run spec `base` (preset "copying": the small model on copying windows, npmk.runconfig)
-# updated by one grid entry.  Batch size moves the jump most (in steps: 4x smaller batch, about 2.3x later),
-# so the grid spans batch 32 to 4 with the run length and snapshot spacing scaled to keep ~25 snapshots;
-# seeds, η, λ_wd, architecture and the share of copying windows vary around each batch size
+# updated by one grid entry.  Batch size moves the jump most (seeds at batch 32 near step 370, at batch 8
+# near 900; batch 4 stays near chance through 2000 steps), so the grid spans batch 32 to 4 with the run
+# length and snapshot spacing scaled to keep ~25 snapshots; seeds, η, λ_wd, architecture and the share of
+# copying windows vary around each batch size (measurements: book/lab.md)
 base = {"preset": "copying", "arch": "pythia", "seed": 0, "steps": 500, "snap_every": 25}
 grid = [
     {"seed": 0}, {"seed": 1}, {"seed": 2}, {"wd": 0.5}, {"lr": 1.5e-3}, {"lr": 1.5e-3, "wd": 0.5}, {"arch": "llama"},
@@ -371,9 +372,11 @@ in-context copying, copying emerged between steps {glue:text}`lab_em_min:,.0f` a
 tells a left-out run's emergence step better than that run's validation-loss change point and better
 than the median emergence step, and ahead of it. Does one? **{glue:text}`lab_verdict`**. Candidates
 that pass with Bonferroni-corrected intervals: {glue:text}`lab_n_predict` of
-{glue:text}`lab_n_candidates`; the closest, {glue:text}`lab_best`, misses by
+{glue:text}`lab_n_candidates`. The most accurate, {glue:text}`lab_best`, misses by
 {glue:text}`lab_best_mae:.3f` decades on average, against {glue:text}`lab_mae_loss:.3f` for the loss
-and {glue:text}`lab_mae_median:.3f` for the median step.""" + limits))
+and {glue:text}`lab_mae_median:.3f` for the median step, and its change comes
+{glue:text}`lab_best_lead:.3f` decades before the jump (interval {glue:text}`lab_best_lead_lo:.3f` to
+{glue:text}`lab_best_lead_hi:.3f`; to predict, the whole interval must lie above 0).""" + limits))
 else:
     display(Markdown("""
 We asked whether the step at which a weight statistic changes fastest tells a left-out run's emergence

@@ -125,8 +125,8 @@ def prediction_table(events: pd.DataFrame, target: pd.Series, baselines: dict[st
 
     Columns: candidate, n, mae (mean error, decades), and per baseline b:
     mae_b, d_b / d_b_lo / d_b_hi (mean error difference and its interval), p_b
-    (text, Bonferroni-adjusted) and p_b_adj (the same number, min(1, m·p)); lead / lead_lo / lead_hi; beats (every d_b_hi < 0),
-    leads (lead_lo > 0), predicts (both).
+    (text, Bonferroni-adjusted) and p_b_adj (the same number, min(1, m·p)); lead / lead_lo /
+    lead_hi; beats (every d_b_hi < 0), leads (lead_lo > 0), predicts (both).
     """
     runs = list(target.index)
     u_t = target.to_numpy(dtype=np.float64)
