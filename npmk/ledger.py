@@ -315,6 +315,31 @@ def check(
     return result
 
 
+def show(checks: list[Check]) -> None:
+    """Display a chapter's slice of the ledger: claim, published value with its source, ours, verdict.
+
+    The verdict words are explained on the ledger page, which lists the same rows.
+    """
+    from IPython.display import Markdown, display
+
+    display(Markdown(ledger_table(checks)))
+
+
+def ledger_table(checks: list[Check]) -> str:
+    """The markdown table that :func:`show` displays.
+
+    >>> print(ledger_table([check("ffn_cv", 0.48, fmt=".2f", display=False)]))
+    | Claim | Published | Ours | Verdict |
+    |---|---|---|---|
+    | Cross-family CV of the per-entry FFN $k$ | 0.51% {cite:p}`ding2026weibull` | 0.48% | *miss* |
+    """
+    return _table(
+        ["Claim", "Published", "Ours", "Verdict"],
+        [[c.claim.description, f"{c.claim.published} {{cite:p}}`{c.claim.source}`", c.ours, f"*{c.verdict}*"]
+         for c in checks],
+    )
+
+
 # --- reading the executed notebooks ----------------------------------------------------------
 
 _NUMPY_SCALAR = re.compile(r"^np\.\w+\((.*)\)$", re.S)

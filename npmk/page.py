@@ -120,7 +120,7 @@ def _cell(value: object, spec: str | None) -> str:
         return value
     if spec:
         return number(value, spec)
-    if isinstance(value, bool):
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
         return "yes" if value else "no"
     if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
         return f"{int(value):,}"

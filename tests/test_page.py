@@ -47,6 +47,8 @@ def test_table_shows_no_nan_integers_with_separators_and_booleans_in_words():
     assert rows[2] == ["143,000", "22,682,112", "0.07635", "yes", "+0.0000"]
     assert rows[3] == ["—", "3", "—", "no", "+0.2500"]
     assert "nan" not in table_markdown(df).lower()
+    mixed = pd.DataFrame({"relaxed": pd.Series([np.True_, None], dtype=object)})
+    assert [r[0] for r in _rows(table_markdown(mixed))[2:]] == ["yes", "—"]
 
 
 def test_table_index_and_multiindex_headings():
