@@ -1,10 +1,17 @@
 """What a chapter puts on its page besides prose and figures: glued numbers, tables, the rerun note.
 
 A chapter keeps its sentences in markdown and glues only numbers or one-word
-verdicts (:func:`glue_values`); it shows tables through :func:`table` (no index,
-units in the headers, fixed precision, thousands separators, an em dash for a
-value that was not measured); and it ends with :func:`rerun_note`, which says
-how to rerun the page and what it ran on.
+verdicts (:func:`glue_values`); it shows tables through :func:`table`, the
+book's one table formatter (no index, units in the headers, fixed precision,
+thousands separators, an em dash for a value that was not measured), and
+formats a number or an interval in a cell or a glued phrase with :func:`number`
+and :func:`span`; and it ends with :func:`rerun_note`, which says how to rerun
+the page and what it ran on.
+
+Tables are markdown, not pandas Stylers: myst-nb turns a displayed (or glued)
+``text/markdown`` table into a Sphinx table, which the book's theme pads,
+stripes and wraps in a horizontal scroll box, and it stays readable as text in
+the executed notebook.
 """
 
 from __future__ import annotations

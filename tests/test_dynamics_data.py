@@ -49,7 +49,8 @@ def test_loop_inputs_bundle_one_class_of_a_run():
     inp = dd.load_loop_inputs("llama")
     assert set(inp.forces["group"]) == {"class:Transmission"} and inp.forces["run"].eq("llama").all()
     assert inp.trajectory.equals(dd.load_trajectory("llama"))
-    assert inp.n_params == dd.class_params(dd.load_config("llama")) == 6 * (512**2 + 3 * 512 * 1376)  # W_o + gate/up/down
+    # six blocks of W_o (512²) and gate/up/down (512 × 1376 each)
+    assert inp.n_params == dd.class_params(dd.load_config("llama")) == 6 * (512**2 + 3 * 512 * 1376)
     sel = dd.load_loop_inputs("seed3", "Selection")
     assert sel.n_params == 6 * 3 * 512**2 and set(sel.forces["group"]) <= {"class:Selection"}
     with pytest.raises(KeyError, match="lacks a force log or a λ trajectory"):
