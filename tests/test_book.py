@@ -43,6 +43,9 @@ GOOD = HEADER + textwrap.dedent("""\
     from myst_nb import glue
     print(f"x={x!r} label={label!r}")
     glue("doubled", float(2 * x), display=False)
+    # what npmk.ledger.check glues (the toy claim lives in the test project's claims.csv, not the package's)
+    glue("ledger.twice.ours", f"{2 * x:.1f}", display=False)
+    glue("ledger.twice.verdict", "reproduced" if 2 * x == 10 else "miss", display=False)
 
     # %% [markdown]
     # Twice x is {glue:text}`doubled:.1f`.
@@ -262,6 +265,14 @@ def test_execute_writes_result_with_profile_parameters(tmp_path, capfd):
     assert "without encryption" not in capfd.readouterr().err
 
 
+def test_an_annotated_parameter_is_passed_without_a_papermill_warning(tmp_path, caplog):
+    source = GOOD.replace('label = "default"', 'label: str | list = "default"')
+    root = _project(tmp_path / "p", {"good": source}, {"good": {"smoke": {"label": ["a", "b"]}}})
+    report = book.build("smoke", html=False, root=root)
+    assert "label=['a', 'b']" in _stdout(report.layout.result("good"))
+    assert not [r for r in caplog.records if "unknown parameter" in r.getMessage()]
+
+
 def test_a_failed_run_keeps_the_last_good_result_and_every_chapter(tmp_path):
     root = _project(tmp_path / "p", {"good": GOOD, "flaky": FLAKY, "after": GOOD})
     first = book.build("smoke", html=False, root=root)
@@ -456,9 +467,9 @@ NOTES = """\
 """
 
 CLAIMS = """\
-id,chapter,evidence,description,value,lo,hi,unit,statement,source,where,tol,tol_source,offline,glue,glue_verdict,fmt,note
-twice,good,independent,Twice x,10,,,,,toy,here,0,exact,,doubled,,.1f,
-later,later,independent,A claim of a chapter not written yet,1,,,,,toy,here,0,exact,,doubled,,.1f,
+id,chapter,evidence,description,value,lo,hi,unit,statement,source,where,tol,tol_source,offline,fmt,note
+twice,good,independent,Twice x,10,,,,,toy,here,0,exact,,.1f,
+later,later,independent,A claim of a chapter not written yet,1,,,,,toy,here,0,exact,,.1f,
 """
 
 
