@@ -57,6 +57,7 @@ seed = 0
 # %% tags=["remove-cell"]
 import logging
 import math
+from contextlib import nullcontext
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -111,12 +112,10 @@ npmk.style.use()
 # %% tags=["remove-cell"]
 configs = [RunConfig.from_spec({**base, **g}) for g in grid]
 # runs cached by config come back at once; the others train on the cluster, one run per worker
-cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                              dashboard_address=":0", silence_logs=logging.ERROR)
-with Client(scheduler or cluster) as client:
+local = nullcontext() if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                     dashboard_address=":0", silence_logs=logging.ERROR)
+with local as cluster, Client(scheduler or cluster) as client:
     done = client.gather(client.map(run_statistics, configs, pure=False))
-if cluster is not None:
-    cluster.close()
 
 probes, stats, runs = [], [], []
 for g, (run, st) in zip(grid, done):
@@ -332,8 +331,8 @@ if len(emerged) >= 3:
   spread over a factor of {glue:text}`lab_em_spread:.1f` in steps (steps
   {glue:text}`lab_em_min:,.0f` to {glue:text}`lab_em_max:,.0f`); the runs that
   never reached the level ({glue:text}`lab_n_never`) are listed, not dropped.
-- The best candidate, {glue:text}`lab_best`, predicts the emergence step with a
-  mean error of {glue:text}`lab_best_mae:.3f` decades, against
+- The most accurate candidate, {glue:text}`lab_best`, places the emergence step
+  with a mean error of {glue:text}`lab_best_mae:.3f` decades, against
   {glue:text}`lab_mae_loss:.3f` for the validation loss's change point and
   {glue:text}`lab_mae_median:.3f` for the median step; its lead is
   {glue:text}`lab_best_lead:.3f` decades (interval {glue:text}`lab_best_lead_lo:.3f`
