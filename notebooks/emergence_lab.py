@@ -357,7 +357,7 @@ else:
 # %% tags=["remove-input"]
 # the limits quote the number of runs the rule ran on, so they belong to the answer only where it ran
 limits = """ *Limits:* one capability on one synthetic task, which in most runs is itself the training
-data (natural text mixed in delays copying or stops it); {glue:text}`lab_n_emerged` runs give wide
+data (with 10-50 % natural text mixed in, copying did not emerge within these run lengths); {glue:text}`lab_n_emerged` runs give wide
 intervals (and percentile intervals at the Bonferroni level that may be too narrow: the permutation
 p-values stand beside them), and a Bonferroni correction over {glue:text}`lab_n_candidates` candidates
 can miss a real but modest predictor; each curve contributes one event (its fastest change after warm-up), so a signal in a
