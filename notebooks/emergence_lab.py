@@ -68,7 +68,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import ledger
+from npmk import ledger, page
 from npmk.emergence import change_point, emergence, smooth
 from npmk.prediction import prediction_table
 from npmk.runconfig import RunConfig, overrides_label
@@ -164,8 +164,10 @@ plt.show()
 shown = runs[["run", "arch", "batch", "lr", "wd", "repeat_frac", "seed", "steps", "final_copy_acc",
               "emergence_step"]].copy()
 shown["emergence_step"] = [f"{s:,.0f}" if e else "never" for s, e in zip(runs.emergence_step, runs.emerged)]
-glue("tab-lab-grid", shown.style.hide(axis="index").format(
-    {"lr": "{:g}", "wd": "{:g}", "repeat_frac": "{:g}", "final_copy_acc": "{:.2f}"}), display=False)
+shown = shown.rename(columns={"arch": "architecture", "lr": "η", "wd": "λ_wd", "repeat_frac": "copying share",
+                              "final_copy_acc": "final copying accuracy", "emergence_step": "emergence step"})
+glue("tab-lab-grid", Markdown(page.table_markdown(
+    shown, {"η": "g", "λ_wd": "g", "copying share": "g", "final copying accuracy": ".2f"})), display=False)
 
 # %% [markdown]
 # ```{glue:figure} tab-lab-grid
@@ -279,8 +281,10 @@ cols = {"candidate": "candidate", "mae": "error", "mae_loss": "error, loss basel
         "d_median_hi": "Δ vs median, upper", "p_median": "p vs median", "lead": "lead",
         "lead_lo": "lead, lower", "lead_hi": "lead, upper", "edge": "change points at an edge",
         "predicts": "predicts"}
-glue("tab-lab-prediction", table[list(cols)].rename(columns=cols).style.hide(axis="index").format(precision=3),
-     display=False)
+glue("tab-lab-prediction", Markdown(page.table_markdown(
+    table[list(cols)].rename(columns=cols),
+    {c: ".3f" for c in ["error", "error, loss baseline", "error, median baseline", "Δ vs loss, upper",
+                        "Δ vs median, upper", "lead", "lead, lower", "lead, upper"]})), display=False)
 
 # %% [markdown]
 # ```{glue:figure} tab-lab-prediction
