@@ -26,6 +26,7 @@ the task and the checkpoint's bytes, so every route gives identical rows.
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import importlib.metadata
 import json
@@ -49,18 +50,24 @@ from npmk._files import locked
 
 __all__ = [
     "PYTHIA_STEPS",
+    "SCHEDULER_ENV",
     "SCHEMA",
     "Spec",
+    "SweepFailed",
     "SweepResult",
     "Task",
+    "cached",
     "cli",
     "load",
+    "measure_frame",
     "pythia_revisions",
     "run_task",
+    "shared_client",
     "sweep",
+    "use_scheduler",
 ]
 
-BY = ("pooled", "kind", "tensor")
+BY = ("pooled", "kind", "tensor", "class", "layer")
 
 #: Pythia's 154 saved checkpoints (Biderman et al. 2023): step 0, 1, 2, 4, ..., 512, then every 1000 to 143000.
 PYTHIA_STEPS = (0, *(2**i for i in range(10)), *range(1000, 143_001, 1000))
@@ -87,6 +94,7 @@ SCHEMA = pa.schema([
     ("trim", pa.float64()), ("method", pa.string()), ("dtype", pa.string()), ("n_tensors", pa.int64()),
     ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()), ("quantized", pa.string()),
     *((s, pa.float64()) for s in _STATS),
+    ("layer", pa.int64()), ("fit_error", pa.string()),
     ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
 ])
 
@@ -108,14 +116,15 @@ class Task:
 
     source: Hub id or local path (as a string, resolved where the task runs);
     revision: Hub branch, tag or commit (None: a local path, or the Hub's main);
-    by, trim, family, subsample, seed: as :func:`npmk.measure`; spectral: add the
-    median spectral statistics of each row's matrices.
+    by, trim, family, subsample, seed: as :func:`npmk.measure` (a tuple of trims: one
+    block of rows per trim from one reading, a fit the engine refuses a row with its
+    reason in ``fit_error``); spectral: add the median spectral statistics of each row's matrices.
     """
 
     source: str
     revision: str | None
     by: str = "pooled"
-    trim: float = 0.8
+    trim: float | tuple[float, ...] = 0.8
     spectral: bool = False
     family: str | None = None
     subsample: int | None = None
@@ -142,7 +151,7 @@ class Spec:
 
     pairs: tuple[tuple[str, str | None], ...]
     by: tuple[str, ...] = ("pooled",)
-    trim: float = 0.8
+    trim: float | tuple[float, ...] = 0.8
     spectral: bool = False
     family: str | None = None
     subsample: int | None = None
@@ -156,7 +165,8 @@ class Spec:
         bad = [b for b in self.by if b not in BY]
         if bad or not self.by:
             raise ValueError(f"by must be some of {', '.join(BY)}, got {list(self.by)}")
-        body_bounds(self.trim)  # a bad trim fails before any task runs
+        for trim in self.trim if isinstance(self.trim, tuple) else (self.trim,):
+            body_bounds(trim)  # a bad trim fails before any task runs
         if self.subsample is not None and (int(self.subsample) != self.subsample or self.subsample < 1):
             raise ValueError(f"subsample must be a positive integer, got {self.subsample!r}")
 
@@ -255,7 +265,7 @@ def _rows(task: Task) -> pd.DataFrame:
     ckpt = open_checkpoint(task.source, task.revision)
     df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,
                  progress=False)
-    df = df.rename(columns={"lam": "lambda"}).drop(columns=["source"])
+    df = df.rename(columns={"lam": "lambda", "error": "fit_error"}).drop(columns=["source"])
     if task.spectral:
         family = task.family or skeleton.family_of(ckpt.config or {})
         df = df.merge(_spectral(ckpt, family, task.by), on="name", how="left")
@@ -277,12 +287,14 @@ def run_task(task: Task) -> pd.DataFrame:
 
 
 def _identity(task: Task) -> dict:
-    return {"source": task.source, "revision": task.revision, "by": task.by, "trim": task.trim,
+    # no trim: measure's rows carry theirs, one block per trim of a tuple
+    return {"source": task.source, "revision": task.revision, "by": task.by,
             "npmk_version": _version(), "task": task.key}
 
 
 def _error_frame(task: Task, message: str) -> pd.DataFrame:
-    return _table_frame(pd.DataFrame([{**_identity(task), "error": message}]))
+    trim = None if isinstance(task.trim, tuple) else task.trim
+    return _table_frame(pd.DataFrame([{**_identity(task), "trim": trim, "error": message}]))
 
 
 def _table_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -423,6 +435,80 @@ def load(out: str | os.PathLike, spec: Spec | Iterable[Spec] | None = None) -> p
         files = sorted(out.glob("part-*.parquet"))
     tables = [pq.read_table(f, schema=SCHEMA) for f in files] or [SCHEMA.empty_table()]
     return pa.concat_tables(tables).to_pandas(types_mapper=_TYPES.get)
+
+
+# --- the library's sweeps: one cluster per process, results read back ------------------------------
+
+#: Environment variable naming a Dask scheduler for :func:`cached` (see :func:`use_scheduler`).
+SCHEDULER_ENV = "NPMK_SCHEDULER"
+_shared: dict = {}  # "address": set by use_scheduler; "client" (and "cluster" if local) once started
+
+
+class SweepFailed(RuntimeError):
+    """Some task of a :func:`cached` sweep failed; the message lists each with its error."""
+
+
+def use_scheduler(address: str | None) -> None:
+    """Send the sweeps the library runs (:func:`cached`) to the Dask scheduler at ``address``
+    (e.g. ``tcp://10.0.0.1:8786``); ``None`` goes back to ``$NPMK_SCHEDULER`` or, unset, a
+    LocalCluster. The cluster already in use, if any, is closed."""
+    _close_shared()
+    _shared["address"] = address
+
+
+def shared_client() -> Client:
+    """This process's client for :func:`cached`, started on first use and kept until exit.
+
+    It connects to the scheduler given to :func:`use_scheduler` or in ``$NPMK_SCHEDULER``;
+    otherwise it starts a LocalCluster of one single-threaded worker process per core
+    (starting one takes seconds, so every later sweep of the process reuses it).
+    """
+    if "client" not in _shared:
+        address = _shared.get("address") or os.environ.get(SCHEDULER_ENV) or None
+        if address is None:
+            _shared["cluster"] = LocalCluster(n_workers=_cores(), threads_per_worker=1, processes=True,
+                                              dashboard_address=":0", silence_logs=logging.ERROR)
+        _shared["client"] = Client(address or _shared["cluster"])
+    return _shared["client"]
+
+
+def _close_shared() -> None:
+    for what in ("client", "cluster"):
+        if what in _shared:
+            _shared.pop(what).close()
+
+
+atexit.register(_close_shared)
+
+
+def cached(spec: Spec, out: str | os.PathLike, *, progress: bool = False) -> pd.DataFrame:
+    """The rows of every task of ``spec`` (as :func:`load`), running those not yet finished under
+    ``out`` on :func:`shared_client`'s cluster first: the sweep's Parquet dataset is the cache.
+
+    Raises :class:`SweepFailed` naming each failed task and its error (its error row stays
+    under ``out``, and the next call tries it again).
+    """
+    out = Path(out)
+    tasks = _tasks(spec)
+    if not all(_finished(out, t) for t in tasks):  # a finished sweep needs no cluster
+        result = sweep(spec, out, client=shared_client(), progress=progress)
+        if result.failed:
+            raise SweepFailed("; ".join(f"{task}: {error}" for task, error in result.failed))
+    return load(out, spec)
+
+
+def measure_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Sweep rows in the columns of :func:`npmk.measure` (``lam``, and ``error`` the fit's refusal),
+    integer columns as int64 where they hold no null, else as Python ints and None (as measure gives them)."""
+    from npmk._measure import COLUMNS
+
+    df = rows.rename(columns={"lambda": "lam", "error": "task_error"}).rename(columns={"fit_error": "error"})
+    df = df[COLUMNS].reset_index(drop=True)
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.Int64Dtype):
+            df[col] = df[col].astype("int64") if df[col].notna().all() else df[col].astype(object).where(
+                df[col].notna(), None)
+    return df
 
 
 # --- command line ---------------------------------------------------------------------------------
