@@ -39,6 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import dask
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -460,14 +461,21 @@ def shared_client() -> Client:
     """This process's client for :func:`cached`, started on first use and kept until exit.
 
     It connects to the scheduler given to :func:`use_scheduler` or in ``$NPMK_SCHEDULER``;
-    otherwise it starts a LocalCluster of one single-threaded worker process per core
-    (starting one takes seconds, so every later sweep of the process reuses it).
+    otherwise it starts a LocalCluster of one worker process per core (starting one takes
+    seconds, so every later sweep of the process reuses it). Each worker runs one task at a
+    time but lets torch, hence the engine's counting threads, use every core: a chapter often
+    asks for one checkpoint's fits at a time, which then runs as fast as in-process, while a
+    sweep of many tasks keeps every worker busy (cores² counting threads, little cost for
+    memory-bound counting).
     """
     if "client" not in _shared:
         address = _shared.get("address") or os.environ.get(SCHEDULER_ENV) or None
         if address is None:
-            _shared["cluster"] = LocalCluster(n_workers=_cores(), threads_per_worker=1, processes=True,
-                                              dashboard_address=":0", silence_logs=logging.ERROR)
+            threads = {f"distributed.nanny.pre-spawn-environ.{v}": _cores() for v in ("OMP_NUM_THREADS",
+                                                                                        "MKL_NUM_THREADS")}
+            with dask.config.set(threads):
+                _shared["cluster"] = LocalCluster(n_workers=_cores(), threads_per_worker=1, processes=True,
+                                                  dashboard_address=":0", silence_logs=logging.ERROR)
         _shared["client"] = Client(address or _shared["cluster"])
     return _shared["client"]
 
