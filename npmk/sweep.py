@@ -241,20 +241,31 @@ def _hub_commit(ckpt) -> str | None:
     return None
 
 
-def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
-    """Median spectral statistics per row (population) of ``by``; one matrix in memory at a time."""
+def matrix_spectra(ckpt, family: str, *, kinds=None, dtype=None) -> pd.DataFrame:
+    """:func:`npmk.spectra.spectra` of a checkpoint's 2-D skeleton matrices (of ``kinds`` only, when
+    given), read one block at a time (matrices outside the blocks first), so memory holds one
+    block's matrices; singular values in ``dtype`` (default float64)."""
+    import torch
+
     from npmk import skeleton, spectra
 
-    per_matrix = []
+    by_layer: dict[int | None, list] = {}
     for info in ckpt.infos():
         d = skeleton.classify(info.name, info.shape, family)
-        if not (d.include and len(info.shape) == 2):
-            continue
-        (_, sv), = spectra.singular_values({info.name: ckpt.tensor(info)})
-        stats = spectra.matrix_stats(sv)
-        row = {"pooled": "pooled", "kind": d.kind, "tensor": info.name}[by]
-        per_matrix.append({"name": row, **{s: stats[s] for s in _STATS}})
-    return pd.DataFrame(per_matrix, columns=["name", *_STATS]).groupby("name", sort=False).median().reset_index()
+        if d.include and len(info.shape) == 2 and (kinds is None or d.kind in kinds):
+            by_layer.setdefault(d.layer, []).append(info)
+    parts = [spectra.spectra({i.name: ckpt.tensor(i) for i in infos}, family=family,
+                             dtype=dtype or torch.float64, progress=False)
+             for _, infos in sorted(by_layer.items(), key=lambda kv: -1 if kv[0] is None else kv[0])]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
+    """Median spectral statistics per row (population) of ``by`` over :func:`matrix_spectra`."""
+    per_matrix = matrix_spectra(ckpt, family)
+    row = {"pooled": "pooled", "kind": per_matrix["kind"], "class": per_matrix["cls"], "tensor": per_matrix["name"],
+           "layer": per_matrix["cls"] + "/" + per_matrix["layer"].map(lambda x: "outside" if pd.isna(x) else f"L{x:.0f}")}
+    return per_matrix.assign(name=row[by])[["name", *_STATS]].groupby("name", sort=False).median().reset_index()
 
 
 def _rows(task: Task) -> pd.DataFrame:
