@@ -14,7 +14,6 @@ Columns of the result (one row per population):
               matrices outside the blocks), or "pooled"
     kind, cls component kind and class (kind None for pooled, class and block rows; cls None
               for the pooled row)
-    layer     block index of a tensor or block row (None elsewhere and outside the blocks)
     k, lam    Weibull shape and scale (lam in weight units) of the body fit
     r2, ks    fit quality: R^2 of the probability plot, max CDF gap over the body
     n         number of magnitudes; n_body: those in the fitted body
@@ -24,6 +23,7 @@ Columns of the result (one row per population):
     trim, method, dtype, n_tensors, family, source, subsample, seed
     quantized the storage types of quantized members (e.g. "Q4_K,Q6_K"), whose values
               were dequantized to float32 (``dtype``) before counting; None if none
+    layer     block index of a tensor or block row (None elsewhere and outside the blocks)
     error     why the fit was refused (only with a sequence of trims), else None
 """
 
@@ -58,9 +58,9 @@ _QUANTILES = (0.10, 0.50, 0.90, 0.99)
 _AHEAD = 2
 
 COLUMNS = [
-    "name", "kind", "cls", "layer", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
+    "name", "kind", "cls", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
     "q10", "q50", "q90", "q99", "q90_q10", "q99_q50", "trim", "method", "dtype",
-    "n_tensors", "family", "source", "subsample", "seed", "quantized", "error",
+    "n_tensors", "family", "source", "subsample", "seed", "quantized", "layer", "error",
 ]
 
 

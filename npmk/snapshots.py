@@ -73,7 +73,7 @@ def _table(engine: Mapping[str, pd.DataFrame], classes: tuple[str, ...], levels:
     df["kind"] = df["kind"].where(df.level == "tensor", None).astype("str")  # missing stays missing
     df["w2"] = df["rms"] ** 2 * df["n"]
     df["layer"] = pd.to_numeric(df["layer"]).astype("float64")  # NaN outside the blocks
-    return df[COLUMNS[1:]]
+    return df[COLUMNS[1:]].copy()  # consolidated, so that DataFrame.equals compares values
 
 
 def weight_fits(
