@@ -263,8 +263,9 @@ def matrix_spectra(ckpt, family: str, *, kinds=None, dtype=None) -> pd.DataFrame
 def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
     """Median spectral statistics per row (population) of ``by`` over :func:`matrix_spectra`."""
     per_matrix = matrix_spectra(ckpt, family)
+    block = per_matrix["layer"].map(lambda x: "outside" if pd.isna(x) else f"L{x:.0f}")
     row = {"pooled": "pooled", "kind": per_matrix["kind"], "class": per_matrix["cls"], "tensor": per_matrix["name"],
-           "layer": per_matrix["cls"] + "/" + per_matrix["layer"].map(lambda x: "outside" if pd.isna(x) else f"L{x:.0f}")}
+           "layer": per_matrix["cls"] + "/" + block}
     return per_matrix.assign(name=row[by])[["name", *_STATS]].groupby("name", sort=False).median().reset_index()
 
 
