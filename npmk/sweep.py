@@ -1,8 +1,8 @@
 """``npmk sweep``: Weibull fits over a grid of checkpoints, on a Dask cluster, into one Parquet dataset.
 
 A :class:`Spec` is a grid of (source, revision) pairs times what to measure:
-``by`` (pooled / kind / tensor rows, as :func:`npmk.measure`), the body
-fraction ``trim`` and, optionally, the spectral statistics of
+``by`` (pooled / kind / class / layer / tensor rows, as :func:`npmk.measure`), the body
+fraction ``trim`` (or a tuple of them, fitted from one reading) and, optionally, the spectral statistics of
 :mod:`npmk.spectra` (medians over each row's matrices). It expands into
 :class:`Task` s, one per (source, revision, by); :func:`run_task` reads one
 checkpoint, one tensor at a time, and returns tidy rows with the columns of
@@ -21,6 +21,10 @@ failed ones again. A worker that dies mid-task has its tasks rescheduled by
 Dask on the others; a task that kills three workers (``distributed``'s
 ``allowed-failures``) becomes an error row. Each task's rows depend only on
 the task and the checkpoint's bytes, so every route gives identical rows.
+
+The library's own sweeps (:mod:`npmk.realfits`, :mod:`npmk.snapshots`) go through
+:func:`cached`, which reads finished tasks back from their dataset and runs the
+others on one cluster per process (:func:`shared_client`, :func:`use_scheduler`).
 """
 
 from __future__ import annotations

@@ -247,3 +247,13 @@ def test_class_and_layer_rows_pool_the_class_matrices(hub):
            if skeleton.classify(i.name, i.shape, "llama").cls == "Selection"}
     direct = measure(sel, family="llama", progress=False).iloc[0]
     assert (cls.k["Selection"], cls["lambda"]["Selection"], cls.n["Selection"]) == (direct.k, direct.lam, direct.n)
+
+
+def test_spectral_medians_follow_the_layer_rows(hub):
+    rows = run_task(Task("npmk-test/neox-fp16", "step1", by="layer", spectral=True))
+    blocks = rows[rows.layer.notna()]
+    assert len(blocks) and blocks.stable_rank.notna().all() and (blocks.stable_rank >= 1).all()
+    per_matrix = run_task(Task("npmk-test/neox-fp16", "step1", by="tensor", spectral=True))
+    want = per_matrix[per_matrix.layer == 0].groupby("cls").stable_rank.median()
+    got = blocks[blocks.layer == 0].set_index("cls").stable_rank
+    pd.testing.assert_series_equal(got.loc[want.index], want, check_names=False, rtol=1e-12)
