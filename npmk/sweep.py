@@ -193,7 +193,7 @@ class Spec:
                 revisions: pythia      # a list, or a name from REVISION_SETS; omit for local paths
               - sources: [path/to/model_dir]
             by: [pooled, kind]         # default [pooled]
-            trim: 0.8
+            trim: 0.8                  # or a list, e.g. [0.8, 0.9, 1.0]: one block of rows per trim
             spectral: false
             family: null               # skeleton rule table when config.json cannot tell
             subsample: null            # fit this many values drawn per row (NPM-K: 10000000), seed 42
@@ -214,8 +214,10 @@ class Spec:
                 raise ValueError(f"{path}: grid block {i} must have 'sources' (a list) and optionally 'revisions'")
             pairs += cls.grid(block["sources"], block.get("revisions")).pairs
         by = doc.get("by", ["pooled"])
+        trim = doc.get("trim", 0.8)
         return cls(pairs=tuple(pairs), by=tuple([by] if isinstance(by, str) else by),
-                   trim=float(doc.get("trim", 0.8)), spectral=bool(doc.get("spectral", False)),
+                   trim=tuple(map(float, trim)) if isinstance(trim, list) else float(trim),
+                   spectral=bool(doc.get("spectral", False)),
                    family=doc.get("family"), subsample=doc.get("subsample"), seed=int(doc.get("seed", 42)))
 
     def tasks(self) -> list[Task]:

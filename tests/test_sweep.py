@@ -194,6 +194,8 @@ def test_yaml_spec(tmp_path):
     assert len(tasks) == (154 + 1) * 2 and {t.trim for t in tasks} == {0.9}
     assert tasks[-1] == Task("a/local/dir", None, "kind", 0.9)
     assert len({t.key for t in tasks}) == len(tasks)
+    path.write_text("grid:\n  - sources: [x]\ntrim: [0.8, 1]\n")
+    assert Spec.from_yaml(path).tasks()[0].trim == (0.8, 1.0)
     path.write_text("grid:\n  - sources: [x]\nby: [pooled, nope]\n")
     with pytest.raises(ValueError, match="by must be"):
         Spec.from_yaml(path)
