@@ -25,7 +25,7 @@ from npmk import realnets
 from npmk._codehash import code_hash
 from npmk.data import cache_dir
 
-__all__ = ["fits", "spectra_of", "result_key"]
+__all__ = ["fits", "spectra_of", "result_key", "sweep_dir"]
 
 
 def result_key(name: str) -> str:
