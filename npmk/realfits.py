@@ -7,7 +7,7 @@ trims from one reading) run on the process's shared Dask cluster, and their
 Parquet dataset under ``$NPMK_CACHE/real/sweep/<name>/<key>/`` is the cache: a
 later call, in this process or another, reads the finished tasks back. The key
 is made of the weights' sha256 and a hash of the code of every npmk module that
-shapes the numbers (:func:`npmk._codehash.code_hash`; docstrings and comments
+shapes the numbers (``npmk._codehash.code_hash``; docstrings and comments
 left out), so a code change or another weights file never reuses a stale
 result, while a documentation edit keeps it. The spectra are cached as CSV in
 ``$NPMK_CACHE/real/fits/<name>/`` under the same key. Files are written atomically.

@@ -20,7 +20,7 @@ A run's snapshot files are measured as :mod:`npmk.sweep` tasks (one per snapshot
 and level) on the process's shared Dask cluster; their Parquet dataset, under
 ``$NPMK_CACHE/sweeps/snapshots/<run>-<key>/`` with a key made of the snapshot
 files' sha256 (from the run's manifest) and the measuring code's hash
-(:func:`npmk._codehash.code_hash`), is the cache, so a rerun reads the finished
+(``npmk._codehash.code_hash``), is the cache, so a rerun reads the finished
 fits back.
 """
 

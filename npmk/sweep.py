@@ -64,6 +64,7 @@ __all__ = [
     "cached",
     "cli",
     "load",
+    "matrix_spectra",
     "measure_frame",
     "pythia_revisions",
     "run_task",
