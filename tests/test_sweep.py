@@ -259,3 +259,19 @@ def test_spectral_medians_follow_the_layer_rows(hub):
     want = per_matrix[per_matrix.layer == 0].groupby("cls").stable_rank.median()
     got = blocks[blocks.layer == 0].set_index("cls").stable_rank
     pd.testing.assert_series_equal(got.loc[want.index], want, check_names=False, rtol=1e-12)
+
+
+def test_the_shared_client_follows_npmk_scheduler_and_use_scheduler(monkeypatch):
+    from distributed import LocalCluster
+
+    from npmk import sweep
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as a, \
+            LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as b:
+        monkeypatch.setenv(sweep.SCHEDULER_ENV, a.scheduler_address)
+        sweep.use_scheduler(None)
+        client = sweep.shared_client()
+        assert client.scheduler.address == a.scheduler_address and sweep.shared_client() is client  # reused
+        sweep.use_scheduler(b.scheduler_address)  # closes the first client, the next call connects to b
+        assert client.status == "closed" and sweep.shared_client().scheduler.address == b.scheduler_address
+        sweep.use_scheduler(None)
