@@ -228,6 +228,9 @@ def measure(
     order = [info for pop in pops for info in pop.members]
 
     def task(info: TensorInfo) -> ValueCounts:
+        # OpenMP's thread count is per thread: a pool thread would otherwise start teams of all
+        # cores for each kernel, whose spinning cost 2.6x the CPU in a sweep of small snapshots
+        torch.set_num_threads(1)
         pop, offset = owner[info.name]
         keep = None
         if pop.sample_idx is not None:
@@ -235,9 +238,9 @@ def measure(
             keep = pop.sample_idx[lo:hi] - offset
         return _count(ckpt, info, keep)
 
-    # As many counting threads as torch may use cores (torch.set_num_threads, OMP_NUM_THREADS: 1 in a
-    # Dask worker), each running single-threaded torch kernels on its own tensor; torch's intra-op
-    # threads on 1M-element pieces would only add synchronisation.
+    # As many counting threads as torch may use cores (torch.set_num_threads, OMP_NUM_THREADS: set per
+    # worker by npmk.sweep), each running single-threaded torch kernels on its own tensor; torch's
+    # intra-op threads on 1M-element pieces would only add synchronisation.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
