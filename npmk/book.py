@@ -333,6 +333,13 @@ def _keep_last_good(chapter: Chapter, layout: Layout, err: ChapterFailed) -> str
     return when
 
 
+def _known_parameters(record: logging.LogRecord) -> bool:
+    """Drop papermill's "Passed unknown parameter" lines: its regex does not read annotations such as
+    ``str | list``, while :func:`npmk.parameters.conform_all` has already checked every name against
+    the parameters cell's syntax tree and refused unknown ones."""
+    return not record.getMessage().startswith("Passed unknown parameter")
+
+
 def execute_chapter(chapter: Chapter, layout: Layout, *, force: bool = True) -> ChapterRun:
     """Execute ``chapter`` into ``<tree>/src/notebooks/executed/NAME.ipynb``, or reuse its last run.
 
@@ -348,6 +355,7 @@ def execute_chapter(chapter: Chapter, layout: Layout, *, force: bool = True) -> 
 
     # after a Sphinx build in the same process papermill's INFO lines would reach the terminal
     logging.getLogger("papermill").setLevel(logging.WARNING)
+    logging.getLogger("papermill").addFilter(_known_parameters)  # adding it twice is a no-op
     name = chapter.name
     out, manifest_path = layout.result(name), layout.manifest(name)
     manifest = chapter_cache.read(manifest_path)

@@ -265,6 +265,14 @@ def test_execute_writes_result_with_profile_parameters(tmp_path, capfd):
     assert "without encryption" not in capfd.readouterr().err
 
 
+def test_an_annotated_parameter_is_passed_without_a_papermill_warning(tmp_path, caplog):
+    source = GOOD.replace('label = "default"', 'label: str | list = "default"')
+    root = _project(tmp_path / "p", {"good": source}, {"good": {"smoke": {"label": ["a", "b"]}}})
+    report = book.build("smoke", html=False, root=root)
+    assert "label=['a', 'b']" in _stdout(report.layout.result("good"))
+    assert not [r for r in caplog.records if "unknown parameter" in r.getMessage()]
+
+
 def test_a_failed_run_keeps_the_last_good_result_and_every_chapter(tmp_path):
     root = _project(tmp_path / "p", {"good": GOOD, "flaky": FLAKY, "after": GOOD})
     first = book.build("smoke", html=False, root=root)
