@@ -20,6 +20,7 @@ The instrument
     _measure      the engine behind ``npmk.measure`` and the ``npmk measure`` command
     spectra       spectral statistics of matrices and their drift between checkpoints
     sweep         ``npmk sweep``: fits over a grid of checkpoints on a Dask cluster
+    _codehash     a hash of the measuring code (docstrings left out) for cache keys
     quantize      GGUF quantization round trips (gguf's quantizers; Q4_K/Q6_K ported)
     quant_shift   how far each GGUF type moves a network's Weibull fit
 The lab

@@ -1,8 +1,8 @@
 """``npmk sweep``: Weibull fits over a grid of checkpoints, on a Dask cluster, into one Parquet dataset.
 
 A :class:`Spec` is a grid of (source, revision) pairs times what to measure:
-``by`` (pooled / kind / tensor rows, as :func:`npmk.measure`), the body
-fraction ``trim`` and, optionally, the spectral statistics of
+``by`` (pooled / kind / class / layer / tensor rows, as :func:`npmk.measure`), the body
+fraction ``trim`` (or a tuple of them, fitted from one reading) and, optionally, the spectral statistics of
 :mod:`npmk.spectra` (medians over each row's matrices). It expands into
 :class:`Task` s, one per (source, revision, by); :func:`run_task` reads one
 checkpoint, one tensor at a time, and returns tidy rows with the columns of
@@ -21,11 +21,16 @@ failed ones again. A worker that dies mid-task has its tasks rescheduled by
 Dask on the others; a task that kills three workers (``distributed``'s
 ``allowed-failures``) becomes an error row. Each task's rows depend only on
 the task and the checkpoint's bytes, so every route gives identical rows.
+
+The library's own sweeps (:mod:`npmk.realfits`, :mod:`npmk.snapshots`) go through
+:func:`cached`, which reads finished tasks back from their dataset and runs the
+others on one cluster per process (:func:`shared_client`, :func:`use_scheduler`).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import importlib.metadata
 import json
@@ -38,6 +43,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import dask
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -49,18 +55,25 @@ from npmk._files import locked
 
 __all__ = [
     "PYTHIA_STEPS",
+    "SCHEDULER_ENV",
     "SCHEMA",
     "Spec",
+    "SweepFailed",
     "SweepResult",
     "Task",
+    "cached",
     "cli",
     "load",
+    "matrix_spectra",
+    "measure_frame",
     "pythia_revisions",
     "run_task",
+    "shared_client",
     "sweep",
+    "use_scheduler",
 ]
 
-BY = ("pooled", "kind", "tensor")
+BY = ("pooled", "kind", "tensor", "class", "layer")
 
 #: Pythia's 154 saved checkpoints (Biderman et al. 2023): step 0, 1, 2, 4, ..., 512, then every 1000 to 143000.
 PYTHIA_STEPS = (0, *(2**i for i in range(10)), *range(1000, 143_001, 1000))
@@ -87,6 +100,7 @@ SCHEMA = pa.schema([
     ("trim", pa.float64()), ("method", pa.string()), ("dtype", pa.string()), ("n_tensors", pa.int64()),
     ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()), ("quantized", pa.string()),
     *((s, pa.float64()) for s in _STATS),
+    ("layer", pa.int64()), ("fit_error", pa.string()),
     ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
 ])
 
@@ -108,14 +122,15 @@ class Task:
 
     source: Hub id or local path (as a string, resolved where the task runs);
     revision: Hub branch, tag or commit (None: a local path, or the Hub's main);
-    by, trim, family, subsample, seed: as :func:`npmk.measure`; spectral: add the
-    median spectral statistics of each row's matrices.
+    by, trim, family, subsample, seed: as :func:`npmk.measure` (a tuple of trims: one
+    block of rows per trim from one reading, a fit the engine refuses a row with its
+    reason in ``fit_error``); spectral: add the median spectral statistics of each row's matrices.
     """
 
     source: str
     revision: str | None
     by: str = "pooled"
-    trim: float = 0.8
+    trim: float | tuple[float, ...] = 0.8
     spectral: bool = False
     family: str | None = None
     subsample: int | None = None
@@ -142,7 +157,7 @@ class Spec:
 
     pairs: tuple[tuple[str, str | None], ...]
     by: tuple[str, ...] = ("pooled",)
-    trim: float = 0.8
+    trim: float | tuple[float, ...] = 0.8
     spectral: bool = False
     family: str | None = None
     subsample: int | None = None
@@ -156,7 +171,8 @@ class Spec:
         bad = [b for b in self.by if b not in BY]
         if bad or not self.by:
             raise ValueError(f"by must be some of {', '.join(BY)}, got {list(self.by)}")
-        body_bounds(self.trim)  # a bad trim fails before any task runs
+        for trim in self.trim if isinstance(self.trim, tuple) else (self.trim,):
+            body_bounds(trim)  # a bad trim fails before any task runs
         if self.subsample is not None and (int(self.subsample) != self.subsample or self.subsample < 1):
             raise ValueError(f"subsample must be a positive integer, got {self.subsample!r}")
 
@@ -178,7 +194,7 @@ class Spec:
                 revisions: pythia      # a list, or a name from REVISION_SETS; omit for local paths
               - sources: [path/to/model_dir]
             by: [pooled, kind]         # default [pooled]
-            trim: 0.8
+            trim: 0.8                  # or a list, e.g. [0.8, 0.9, 1.0]: one block of rows per trim
             spectral: false
             family: null               # skeleton rule table when config.json cannot tell
             subsample: null            # fit this many values drawn per row (NPM-K: 10000000), seed 42
@@ -199,8 +215,10 @@ class Spec:
                 raise ValueError(f"{path}: grid block {i} must have 'sources' (a list) and optionally 'revisions'")
             pairs += cls.grid(block["sources"], block.get("revisions")).pairs
         by = doc.get("by", ["pooled"])
+        trim = doc.get("trim", 0.8)
         return cls(pairs=tuple(pairs), by=tuple([by] if isinstance(by, str) else by),
-                   trim=float(doc.get("trim", 0.8)), spectral=bool(doc.get("spectral", False)),
+                   trim=tuple(map(float, trim)) if isinstance(trim, list) else float(trim),
+                   spectral=bool(doc.get("spectral", False)),
                    family=doc.get("family"), subsample=doc.get("subsample"), seed=int(doc.get("seed", 42)))
 
     def tasks(self) -> list[Task]:
@@ -230,20 +248,32 @@ def _hub_commit(ckpt) -> str | None:
     return None
 
 
-def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
-    """Median spectral statistics per row (population) of ``by``; one matrix in memory at a time."""
+def matrix_spectra(ckpt, family: str, *, kinds=None, dtype=None) -> pd.DataFrame:
+    """:func:`npmk.spectra.spectra` of a checkpoint's 2-D skeleton matrices (of ``kinds`` only, when
+    given), read one block at a time (matrices outside the blocks first), so memory holds one
+    block's matrices; singular values in ``dtype`` (default float64)."""
+    import torch
+
     from npmk import skeleton, spectra
 
-    per_matrix = []
+    by_layer: dict[int | None, list] = {}
     for info in ckpt.infos():
         d = skeleton.classify(info.name, info.shape, family)
-        if not (d.include and len(info.shape) == 2):
-            continue
-        (_, sv), = spectra.singular_values({info.name: ckpt.tensor(info)})
-        stats = spectra.matrix_stats(sv)
-        row = {"pooled": "pooled", "kind": d.kind, "tensor": info.name}[by]
-        per_matrix.append({"name": row, **{s: stats[s] for s in _STATS}})
-    return pd.DataFrame(per_matrix, columns=["name", *_STATS]).groupby("name", sort=False).median().reset_index()
+        if d.include and len(info.shape) == 2 and (kinds is None or d.kind in kinds):
+            by_layer.setdefault(d.layer, []).append(info)
+    parts = [spectra.spectra({i.name: ckpt.tensor(i) for i in infos}, family=family,
+                             dtype=dtype or torch.float64, progress=False)
+             for _, infos in sorted(by_layer.items(), key=lambda kv: -1 if kv[0] is None else kv[0])]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
+    """Median spectral statistics per row (population) of ``by`` over :func:`matrix_spectra`."""
+    per_matrix = matrix_spectra(ckpt, family)
+    block = per_matrix["layer"].map(lambda x: "outside" if pd.isna(x) else f"L{x:.0f}")
+    row = {"pooled": "pooled", "kind": per_matrix["kind"], "class": per_matrix["cls"], "tensor": per_matrix["name"],
+           "layer": per_matrix["cls"] + "/" + block}
+    return per_matrix.assign(name=row[by])[["name", *_STATS]].groupby("name", sort=False).median().reset_index()
 
 
 def _rows(task: Task) -> pd.DataFrame:
@@ -255,7 +285,7 @@ def _rows(task: Task) -> pd.DataFrame:
     ckpt = open_checkpoint(task.source, task.revision)
     df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,
                  progress=False)
-    df = df.rename(columns={"lam": "lambda"}).drop(columns=["source"])
+    df = df.rename(columns={"lam": "lambda", "error": "fit_error"}).drop(columns=["source"])
     if task.spectral:
         family = task.family or skeleton.family_of(ckpt.config or {})
         df = df.merge(_spectral(ckpt, family, task.by), on="name", how="left")
@@ -277,12 +307,14 @@ def run_task(task: Task) -> pd.DataFrame:
 
 
 def _identity(task: Task) -> dict:
-    return {"source": task.source, "revision": task.revision, "by": task.by, "trim": task.trim,
+    # no trim: measure's rows carry theirs, one block per trim of a tuple
+    return {"source": task.source, "revision": task.revision, "by": task.by,
             "npmk_version": _version(), "task": task.key}
 
 
 def _error_frame(task: Task, message: str) -> pd.DataFrame:
-    return _table_frame(pd.DataFrame([{**_identity(task), "error": message}]))
+    trim = None if isinstance(task.trim, tuple) else task.trim
+    return _table_frame(pd.DataFrame([{**_identity(task), "trim": trim, "error": message}]))
 
 
 def _table_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -338,6 +370,21 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _local_cluster(workers: int, *, threads: int) -> LocalCluster:
+    """A LocalCluster of ``workers`` worker processes (one task at a time each) whose torch, OpenMP
+    and BLAS may use ``threads`` cores.
+
+    Only the thread counts go into the workers' environment: Dask's default also sets
+    MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's dynamic mmap threshold, so every
+    large temporary buffer is mapped and unmapped afresh; the engine's counting then ran 3×
+    slower in a worker than in-process (all-mpnet-base-v2 pooled: 4.6–5.0 s against 1.3–1.5 s).
+    """
+    env = {v: threads for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                            silence_logs=logging.ERROR)
+
+
 def _tasks(spec: Spec | Iterable[Spec]) -> list[Task]:
     specs = [spec] if isinstance(spec, Spec) else list(spec)
     return list(dict.fromkeys(t for s in specs for t in s.tasks()))
@@ -374,8 +421,7 @@ def _run(tasks: list[Task], out: Path, *, workers: int | None, scheduler: str | 
     cluster = own_client = None
     if client is None:
         if scheduler is None:
-            cluster = LocalCluster(n_workers=workers or _cores(), threads_per_worker=1, processes=True,
-                                   dashboard_address=":0", silence_logs=logging.ERROR)
+            cluster = _local_cluster(workers or _cores(), threads=1)
         own_client = client = Client(scheduler or cluster)
     bar_tasks = tqdm(total=len(tasks), initial=result.skipped, unit="task", desc="npmk sweep",
                      file=sys.stderr, disable=not progress, position=0)
@@ -423,6 +469,83 @@ def load(out: str | os.PathLike, spec: Spec | Iterable[Spec] | None = None) -> p
         files = sorted(out.glob("part-*.parquet"))
     tables = [pq.read_table(f, schema=SCHEMA) for f in files] or [SCHEMA.empty_table()]
     return pa.concat_tables(tables).to_pandas(types_mapper=_TYPES.get)
+
+
+# --- the library's sweeps: one cluster per process, results read back ------------------------------
+
+#: Environment variable naming a Dask scheduler for :func:`cached` (see :func:`use_scheduler`).
+SCHEDULER_ENV = "NPMK_SCHEDULER"
+_shared: dict = {}  # "address": set by use_scheduler; "client" (and "cluster" if local) once started
+
+
+class SweepFailed(RuntimeError):
+    """Some task of a :func:`cached` sweep failed; the message lists each with its error."""
+
+
+def use_scheduler(address: str | None) -> None:
+    """Send the sweeps the library runs (:func:`cached`) to the Dask scheduler at ``address``
+    (e.g. ``tcp://10.0.0.1:8786``); ``None`` goes back to ``$NPMK_SCHEDULER`` or, unset, a
+    LocalCluster. The cluster already in use, if any, is closed."""
+    _close_shared()
+    _shared["address"] = address
+
+
+def shared_client() -> Client:
+    """This process's client for :func:`cached`, started on first use and kept until exit.
+
+    It connects to the scheduler given to :func:`use_scheduler` or in ``$NPMK_SCHEDULER``;
+    otherwise it starts a LocalCluster of one worker process per core (starting one takes
+    seconds, so every later sweep of the process reuses it). Each worker runs one task at a
+    time but lets torch, hence the engine's counting threads, use every core: a chapter often
+    asks for one checkpoint's fits at a time, which then runs as fast as in-process, while a
+    sweep of many tasks keeps every worker busy (cores² counting threads, little cost for
+    memory-bound counting).
+    """
+    if "client" not in _shared:
+        address = _shared.get("address") or os.environ.get(SCHEDULER_ENV) or None
+        if address is None:
+            _shared["cluster"] = _local_cluster(_cores(), threads=_cores())
+        _shared["client"] = Client(address or _shared["cluster"])
+    return _shared["client"]
+
+
+def _close_shared() -> None:
+    for what in ("client", "cluster"):
+        if what in _shared:
+            _shared.pop(what).close()
+
+
+atexit.register(_close_shared)
+
+
+def cached(spec: Spec, out: str | os.PathLike, *, progress: bool = False) -> pd.DataFrame:
+    """The rows of every task of ``spec`` (as :func:`load`), running those not yet finished under
+    ``out`` on :func:`shared_client`'s cluster first: the sweep's Parquet dataset is the cache.
+
+    Raises :class:`SweepFailed` naming each failed task and its error (its error row stays
+    under ``out``, and the next call tries it again).
+    """
+    out = Path(out)
+    tasks = _tasks(spec)
+    if not all(_finished(out, t) for t in tasks):  # a finished sweep needs no cluster
+        result = sweep(spec, out, client=shared_client(), progress=progress)
+        if result.failed:
+            raise SweepFailed("; ".join(f"{task}: {error}" for task, error in result.failed))
+    return load(out, spec)
+
+
+def measure_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Sweep rows in the columns of :func:`npmk.measure` (``lam``, and ``error`` the fit's refusal),
+    integer columns as int64 where they hold no null, else as Python ints and None (as measure gives them)."""
+    from npmk._measure import COLUMNS
+
+    df = rows.rename(columns={"lambda": "lam", "error": "task_error"}).rename(columns={"fit_error": "error"})
+    df = df[COLUMNS].reset_index(drop=True)
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.Int64Dtype):
+            df[col] = df[col].astype("int64") if df[col].notna().all() else df[col].astype(object).where(
+                df[col].notna(), None)
+    return df
 
 
 # --- command line ---------------------------------------------------------------------------------

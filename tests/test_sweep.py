@@ -194,6 +194,8 @@ def test_yaml_spec(tmp_path):
     assert len(tasks) == (154 + 1) * 2 and {t.trim for t in tasks} == {0.9}
     assert tasks[-1] == Task("a/local/dir", None, "kind", 0.9)
     assert len({t.key for t in tasks}) == len(tasks)
+    path.write_text("grid:\n  - sources: [x]\ntrim: [0.8, 1]\n")
+    assert Spec.from_yaml(path).tasks()[0].trim == (0.8, 1.0)
     path.write_text("grid:\n  - sources: [x]\nby: [pooled, nope]\n")
     with pytest.raises(ValueError, match="by must be"):
         Spec.from_yaml(path)
@@ -212,3 +214,64 @@ def test_subsample_is_passed_to_measure_and_recorded(hub):
     want = measure("npmk-test/neox-fp16", revision="step2", subsample=5_000, seed=3, progress=False).iloc[0]
     assert (row.subsample, row.seed, row.k, row["lambda"]) == (5_000, 3, want.k, want.lam)
     assert task.key != Task("npmk-test/neox-fp16", "step2").key
+
+
+def test_a_tuple_of_trims_is_one_task_and_a_refused_fit_is_a_row_not_a_failure(tmp_path):
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in zoo.build("gpt_neox", "tiny", seed=1).state_dict().items()}
+    state["gpt_neox.layers.0.mlp.dense_4h_to_h.weight"][:4] = 0.0  # zeros reach into a 100% body
+    save_file(state, tmp_path / "model.safetensors")
+    task = Task(str(tmp_path / "model.safetensors"), None, "pooled", (0.8, 1.0), family="gpt_neox")
+    rows = run_task(task)
+    assert list(rows.trim) == [0.8, 1.0] and (rows.error == "").all()
+    assert pd.isna(rows.fit_error.iloc[0]) and "zero" in rows.fit_error.iloc[1] and pd.isna(rows.k.iloc[1])
+    from npmk import measure
+
+    assert rows.k.iloc[0] == measure(state, family="gpt_neox", progress=False).k.iloc[0]
+    assert task.key != Task(task.source, None, "pooled", 0.8, family="gpt_neox").key
+    with pytest.raises(ValueError, match="trim"):
+        Spec(pairs=((task.source, None),), trim=(0.8, 1.5))
+
+
+def test_class_and_layer_rows_pool_the_class_matrices(hub):
+    from npmk import measure, skeleton
+    from npmk.checkpoints import open_checkpoint
+
+    layer = run_task(Task("npmk-test/llama-bf16", "step1", by="layer"))
+    cls = run_task(Task("npmk-test/llama-bf16", "step1", by="class")).set_index("name")
+    assert set(cls.index) == set(cls.cls) and {"Transmission", "Selection"} <= set(cls.index)
+    assert (layer.groupby("cls").n.sum() == cls.n.loc[layer.groupby("cls").n.sum().index]).all()
+    blocks = layer[layer.layer.notna()]
+    assert (blocks.name == blocks.cls + "/L" + blocks.layer.astype(str)).all()
+    ckpt = open_checkpoint("npmk-test/llama-bf16", "step1")
+    sel = {i.name: ckpt.tensor(i) for i in ckpt.infos()
+           if skeleton.classify(i.name, i.shape, "llama").cls == "Selection"}
+    direct = measure(sel, family="llama", progress=False).iloc[0]
+    assert (cls.k["Selection"], cls["lambda"]["Selection"], cls.n["Selection"]) == (direct.k, direct.lam, direct.n)
+
+
+def test_spectral_medians_follow_the_layer_rows(hub):
+    rows = run_task(Task("npmk-test/neox-fp16", "step1", by="layer", spectral=True))
+    blocks = rows[rows.layer.notna()]
+    assert len(blocks) and blocks.stable_rank.notna().all() and (blocks.stable_rank >= 1).all()
+    per_matrix = run_task(Task("npmk-test/neox-fp16", "step1", by="tensor", spectral=True))
+    want = per_matrix[per_matrix.layer == 0].groupby("cls").stable_rank.median()
+    got = blocks[blocks.layer == 0].set_index("cls").stable_rank
+    pd.testing.assert_series_equal(got.loc[want.index], want, check_names=False, rtol=1e-12)
+
+
+def test_the_shared_client_follows_npmk_scheduler_and_use_scheduler(monkeypatch):
+    from distributed import LocalCluster
+
+    from npmk import sweep
+
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as a, \
+            LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as b:
+        monkeypatch.setenv(sweep.SCHEDULER_ENV, a.scheduler_address)
+        sweep.use_scheduler(None)
+        client = sweep.shared_client()
+        assert client.scheduler.address == a.scheduler_address and sweep.shared_client() is client  # reused
+        sweep.use_scheduler(b.scheduler_address)  # closes the first client, the next call connects to b
+        assert client.status == "closed" and sweep.shared_client().scheduler.address == b.scheduler_address
+        sweep.use_scheduler(None)
