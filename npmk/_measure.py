@@ -47,7 +47,7 @@ from npmk.weibull import FitError, body_bounds
 
 __all__ = ["measure", "cli", "MeasureError", "COLUMNS", "TIED"]
 
-BY = ("pooled", "kind", "tensor")
+BY = ("pooled", "kind", "tensor", "class", "layer")
 TIED = ("state_dict", "once")
 _QUANTILES = (0.10, 0.50, 0.90, 0.99)
 #: Tensors in flight beyond one per thread (bounds memory: each holds a read buffer and,
@@ -111,10 +111,19 @@ def _populations(ckpt: Checkpoint, fam: str, by: str, tied: str = "state_dict") 
         return [_Population("pooled", None, None, [i for i, _ in eligible])]
     if by == "tensor":
         return [_Population(i.name, d.kind, d.cls, [i]) for i, d in eligible]
-    kinds: dict[str, _Population] = {}
+    groups: dict[str, _Population] = {}
     for info, d in eligible:
-        kinds.setdefault(d.kind, _Population(d.kind, d.kind, d.cls, [])).members.append(info)
-    return list(kinds.values())
+        if by == "kind":
+            name, kind = d.kind, d.kind
+        elif d.cls is None or (by == "layer" and d.layer is None):
+            continue
+        else:
+            name, kind = (d.cls if by == "class" else f"{d.cls}/L{d.layer}"), None
+        groups.setdefault(name, _Population(name, kind, d.cls, [])).members.append(info)
+    if not groups:
+        raise MeasureError(f"{ckpt.label}: no {fam} skeleton tensor has a component class"
+                           + (" and a block" if by == "layer" else "") + f"; nothing to measure by {by}")
+    return list(groups.values())
 
 
 def _count(ckpt: Checkpoint, info: TensorInfo, keep: np.ndarray | None) -> ValueCounts:
@@ -166,7 +175,10 @@ def measure(
     fractions gives one block of rows per trim, in that order, from one reading; then
     a fit the engine refuses (e.g. exact zeros inside a 100% body) is a row with NaN
     fit columns and the reason in ``error`` rather than an exception.
-    by: "pooled" (one row), "kind" (one row per component kind) or "tensor".
+    by: "pooled" (one row), "kind" (one row per component kind), "tensor", "class"
+    (one row per component class, e.g. Transmission) or "layer" (one row per class
+    and block, named ``<class>/L<block>`` as :func:`npmk.snapshots.weight_fits` names
+    them; matrices outside the blocks or without a class are in no layer row).
     family: skeleton rule table (transformers model_type) when the source has
     no config or an unrecognised one. subsample: draw this many magnitudes
     uniformly without replacement from each population (NPM-K used 10M, seed

@@ -1,10 +1,11 @@
 """``npmk sweep``: Weibull fits over a grid of checkpoints, on a Dask cluster, into one Parquet dataset.
 
 A :class:`Spec` is a grid of (source, revision) pairs times what to measure:
-``by`` (pooled / kind / tensor rows, as :func:`npmk.measure`), the body
-fraction ``trim`` and, optionally, the spectral statistics of
-:mod:`npmk.spectra` (medians over each row's matrices). It expands into
-:class:`Task` s, one per (source, revision, by); :func:`run_task` reads one
+``by`` (pooled / kind / tensor / class / layer rows, as :func:`npmk.measure`),
+the body fraction ``trim`` and, optionally, the spectral statistics of
+:mod:`npmk.spectra` and the drift from the previous checkpoint of the same
+source (cosine and relative change; medians over each row's matrices). It
+expands into :class:`Task` s, one per (source, revision, by); :func:`run_task` reads one
 checkpoint, one tensor at a time, and returns tidy rows with the columns of
 :data:`SCHEMA`. It never raises for a bad input: a task that fails returns one
 row whose ``error`` holds the message (empty string when the task succeeded).
@@ -75,11 +76,12 @@ def pythia_revisions() -> list[str]:
 REVISION_SETS = {"pythia": pythia_revisions}
 
 _STATS = ["alpha", "stable_rank", "effective_rank", "spectral_norm"]
+_DRIFT = ["cosine", "rel_change"]
 
 #: Columns of every row (one schema for every file, error rows included, so the dataset reads as one table).
 SCHEMA = pa.schema([
     ("source", pa.string()), ("revision", pa.string()), ("commit", pa.string()), ("by", pa.string()),
-    ("name", pa.string()), ("kind", pa.string()), ("cls", pa.string()),
+    ("name", pa.string()), ("kind", pa.string()), ("cls", pa.string()), ("layer", pa.int64()),
     ("k", pa.float64()), ("lambda", pa.float64()), ("r2", pa.float64()), ("ks", pa.float64()),
     ("n", pa.int64()), ("n_body", pa.int64()), ("rms", pa.float64()), ("max_abs", pa.float64()),
     ("q10", pa.float64()), ("q50", pa.float64()), ("q90", pa.float64()), ("q99", pa.float64()),
@@ -87,6 +89,7 @@ SCHEMA = pa.schema([
     ("trim", pa.float64()), ("method", pa.string()), ("dtype", pa.string()), ("n_tensors", pa.int64()),
     ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()), ("quantized", pa.string()),
     *((s, pa.float64()) for s in _STATS),
+    ("previous", pa.string()), *((s, pa.float64()) for s in _DRIFT),
     ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
 ])
 
@@ -109,7 +112,9 @@ class Task:
     source: Hub id or local path (as a string, resolved where the task runs);
     revision: Hub branch, tag or commit (None: a local path, or the Hub's main);
     by, trim, family, subsample, seed: as :func:`npmk.measure`; spectral: add the
-    median spectral statistics of each row's matrices.
+    median spectral statistics of each row's matrices; previous: a revision of the
+    same source to measure the drift from (columns cosine and rel_change, medians of
+    :func:`npmk.spectra.drift` over each row's matrices; None: no drift, both null).
     """
 
     source: str
@@ -120,11 +125,19 @@ class Task:
     family: str | None = None
     subsample: int | None = None
     seed: int = 42
+    previous: str | None = None
 
     @property
     def key(self) -> str:
-        """16 hex digits of the SHA-256 of the task's fields: its file name and Dask key."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """16 hex digits of the SHA-256 of the task's fields: its file name and Dask key.
+
+        ``previous`` counts only when set, so tasks without drift keep the keys (and
+        the finished files) they had before the field existed.
+        """
+        fields = asdict(self)
+        if self.previous is None:
+            del fields["previous"]
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def filename(self) -> str:
@@ -132,13 +145,20 @@ class Task:
 
     def __str__(self) -> str:
         at = f"@{self.revision}" if self.revision else ""
-        return f"{self.source}{at} by {self.by}"
+        since = f" since {self.previous}" if self.previous else ""
+        return f"{self.source}{at} by {self.by}{since}"
 
 
 @dataclass(frozen=True)
 class Spec:
     """A sweep: every (source, revision) pair in ``pairs`` measured ``by`` each of ``by``
-    (the other fields as :class:`Task`)."""
+    (the other fields as :class:`Task`).
+
+    drift: each task also measures how far every matrix moved from the source's
+    previous revision in ``pairs`` order (its :attr:`Task.previous`), so list the
+    revisions in training order.  The first revision of each source has nothing to
+    compare with: its task is the same as without drift (cosine and rel_change null).
+    """
 
     pairs: tuple[tuple[str, str | None], ...]
     by: tuple[str, ...] = ("pooled",)
@@ -147,6 +167,7 @@ class Spec:
     family: str | None = None
     subsample: int | None = None
     seed: int = 42
+    drift: bool = False
 
     def __post_init__(self) -> None:
         from npmk.weibull import body_bounds
@@ -180,6 +201,7 @@ class Spec:
             by: [pooled, kind]         # default [pooled]
             trim: 0.8
             spectral: false
+            drift: false               # cosine and relative change to the previous revision of each source
             family: null               # skeleton rule table when config.json cannot tell
             subsample: null            # fit this many values drawn per row (NPM-K: 10000000), seed 42
             seed: 42
@@ -190,7 +212,7 @@ class Spec:
             raise ValueError(f"{path}: cannot read the sweep spec ({exc})") from None
         if not isinstance(doc, dict) or "grid" not in doc:
             raise ValueError(f"{path}: a sweep spec is a mapping with a 'grid' list (see npmk.sweep.Spec.from_yaml)")
-        unknown = set(doc) - {"grid", "by", "trim", "spectral", "family", "subsample", "seed"}
+        unknown = set(doc) - {"grid", "by", "trim", "spectral", "drift", "family", "subsample", "seed"}
         if unknown:
             raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} in the sweep spec")
         pairs: list[tuple[str, str | None]] = []
@@ -201,12 +223,19 @@ class Spec:
         by = doc.get("by", ["pooled"])
         return cls(pairs=tuple(pairs), by=tuple([by] if isinstance(by, str) else by),
                    trim=float(doc.get("trim", 0.8)), spectral=bool(doc.get("spectral", False)),
-                   family=doc.get("family"), subsample=doc.get("subsample"), seed=int(doc.get("seed", 42)))
+                   family=doc.get("family"), subsample=doc.get("subsample"), seed=int(doc.get("seed", 42)),
+                   drift=bool(doc.get("drift", False)))
 
     def tasks(self) -> list[Task]:
         """The tasks in grid order, duplicates dropped."""
-        tasks = [Task(s, r, b, self.trim, self.spectral, self.family, self.subsample, self.seed)
-                 for s, r in self.pairs for b in self.by]
+        pairs = list(dict.fromkeys(self.pairs))
+        last: dict[str, str | None] = {}
+        previous = []
+        for source, revision in pairs:
+            previous.append(last.get(source) if self.drift else None)
+            last[source] = revision
+        tasks = [Task(s, r, b, self.trim, self.spectral, self.family, self.subsample, self.seed, p)
+                 for (s, r), p in zip(pairs, previous) for b in self.by]
         return list(dict.fromkeys(tasks))
 
 
@@ -230,20 +259,40 @@ def _hub_commit(ckpt) -> str | None:
     return None
 
 
-def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
-    """Median spectral statistics per row (population) of ``by``; one matrix in memory at a time."""
+def _row_name(by: str, name: str, d) -> str | None:
+    """The row (population of :func:`npmk.measure`) a skeleton matrix belongs to; None: no row."""
+    if by in ("class", "layer") and (d.cls is None or (by == "layer" and d.layer is None)):
+        return None
+    return {"pooled": "pooled", "kind": d.kind, "tensor": name, "class": d.cls, "layer": f"{d.cls}/L{d.layer}"}[by]
+
+
+def _per_matrix(ckpt, before, family: str, by: str, spectral: bool) -> pd.DataFrame:
+    """Median spectral statistics (if ``spectral``) and drift from ``before`` (a checkpoint, or None)
+    per row (population) of ``by``; one matrix of each checkpoint in memory at a time."""
     from npmk import skeleton, spectra
 
+    earlier = {i.name: i for i in before.infos()} if before is not None else {}
+    columns = (_STATS if spectral else []) + (_DRIFT if before is not None else [])
     per_matrix = []
     for info in ckpt.infos():
         d = skeleton.classify(info.name, info.shape, family)
-        if not (d.include and len(info.shape) == 2):
+        row = _row_name(by, info.name, d)
+        if not (d.include and len(info.shape) == 2) or row is None:
             continue
-        (_, sv), = spectra.singular_values({info.name: ckpt.tensor(info)})
-        stats = spectra.matrix_stats(sv)
-        row = {"pooled": "pooled", "kind": d.kind, "tensor": info.name}[by]
-        per_matrix.append({"name": row, **{s: stats[s] for s in _STATS}})
-    return pd.DataFrame(per_matrix, columns=["name", *_STATS]).groupby("name", sort=False).median().reset_index()
+        t = ckpt.tensor(info)
+        values = {"name": row}
+        if spectral:
+            (_, sv), = spectra.singular_values({info.name: t})
+            stats = spectra.matrix_stats(sv)
+            values.update({s: stats[s] for s in _STATS})
+        if before is not None:
+            if info.name not in earlier:
+                raise KeyError(f"{info.name} is in {ckpt.label} but not in the previous checkpoint {before.label}")
+            moved = spectra.drift({info.name: before.tensor(earlier[info.name])}, {info.name: t}).iloc[0]
+            values.update({s: moved[s] for s in _DRIFT})
+        per_matrix.append(values)
+    frame = pd.DataFrame(per_matrix, columns=["name", *columns])
+    return frame.groupby("name", sort=False).median().reset_index()
 
 
 def _rows(task: Task) -> pd.DataFrame:
@@ -256,9 +305,15 @@ def _rows(task: Task) -> pd.DataFrame:
     df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,
                  progress=False)
     df = df.rename(columns={"lam": "lambda"}).drop(columns=["source"])
-    if task.spectral:
-        family = task.family or skeleton.family_of(ckpt.config or {})
-        df = df.merge(_spectral(ckpt, family, task.by), on="name", how="left")
+    family = df["family"].iloc[0]
+    blocks = {}
+    for info in ckpt.infos() + ckpt.alias_infos():
+        d = skeleton.classify(info.name, info.shape, family)
+        blocks[_row_name(task.by, info.name, d)] = d.layer if task.by in ("tensor", "layer") else None
+    df["layer"] = pd.array(df["name"].map(blocks), dtype="Int64")
+    before = open_checkpoint(task.source, task.previous) if task.previous is not None else None
+    if task.spectral or before is not None:
+        df = df.merge(_per_matrix(ckpt, before, family, task.by, task.spectral), on="name", how="left")
     df["commit"] = _hub_commit(ckpt)
     df["bytes"] = sum(i.nbytes for i in ckpt.infos())
     return df
@@ -278,7 +333,7 @@ def run_task(task: Task) -> pd.DataFrame:
 
 def _identity(task: Task) -> dict:
     return {"source": task.source, "revision": task.revision, "by": task.by, "trim": task.trim,
-            "npmk_version": _version(), "task": task.key}
+            "previous": task.previous, "npmk_version": _version(), "task": task.key}
 
 
 def _error_frame(task: Task, message: str) -> pd.DataFrame:
@@ -455,6 +510,9 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--trim", type=float, default=0.8, help="body fraction fitted, in (0, 1] (default 0.8)")
     parser.add_argument("--spectral", action="store_true",
                         help="add spectral statistics (alpha, stable/effective rank, spectral norm; row medians)")
+    parser.add_argument("--drift", action="store_true",
+                        help="add cosine and relative change to each source's previous revision (row medians; "
+                        "null at its first)")
     parser.add_argument("--family", default=None, help="skeleton rule table when config.json cannot tell")
     parser.add_argument("--subsample", type=int, default=None,
                         help="fit this many magnitudes drawn per row (NPM-K: 10000000); default: all values")
@@ -472,7 +530,8 @@ def cli(argv: list[str]) -> int:
             spec = Spec.from_yaml(args.spec)
         else:
             spec = Spec.grid(args.source, args.revisions, by=tuple(args.by), trim=args.trim,
-                             spectral=args.spectral, family=args.family, subsample=args.subsample, seed=args.seed)
+                             spectral=args.spectral, family=args.family, subsample=args.subsample, seed=args.seed,
+                             drift=args.drift)
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be a positive integer, got {args.workers}")
     except ValueError as exc:
