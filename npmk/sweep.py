@@ -61,7 +61,7 @@ __all__ = [
     "sweep",
 ]
 
-BY = ("pooled", "kind", "tensor")
+BY = ("pooled", "kind", "tensor", "class", "layer")  # as npmk.measure
 
 #: Pythia's 154 saved checkpoints (Biderman et al. 2023): step 0, 1, 2, 4, ..., 512, then every 1000 to 143000.
 PYTHIA_STEPS = (0, *(2**i for i in range(10)), *range(1000, 143_001, 1000))
@@ -506,7 +506,7 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--revisions", nargs="+", default=None,
                         help="Hub revisions for every source; 'pythia' = the 154 Pythia checkpoints step0..step143000")
     parser.add_argument("--by", nargs="+", choices=BY, default=["pooled"],
-                        help="rows per checkpoint: pooled (default), kind, tensor; several allowed")
+                        help="rows per checkpoint: pooled (default), kind, tensor, class, layer; several allowed")
     parser.add_argument("--trim", type=float, default=0.8, help="body fraction fitted, in (0, 1] (default 0.8)")
     parser.add_argument("--spectral", action="store_true",
                         help="add spectral statistics (alpha, stable/effective rank, spectral norm; row medians)")

@@ -212,3 +212,69 @@ def test_subsample_is_passed_to_measure_and_recorded(hub):
     want = measure("npmk-test/neox-fp16", revision="step2", subsample=5_000, seed=3, progress=False).iloc[0]
     assert (row.subsample, row.seed, row.k, row["lambda"]) == (5_000, 3, want.k, want.lam)
     assert task.key != Task("npmk-test/neox-fp16", "step2").key
+
+
+# --- drift between consecutive revisions, and the emergence chapter's hub path -----------------------
+
+
+def _snapshots(repo: str):
+    """(step, every tensor) of ``repo`` at REVISIONS, read as the sweep reads them."""
+    from npmk.checkpoints import open_checkpoint
+
+    for rev in REVISIONS:
+        ckpt = open_checkpoint(repo, rev)
+        yield int(rev.removeprefix("step")), {i.name: ckpt.tensor(i) for i in ckpt.infos()}
+
+
+def test_drift_sweep_equals_runstats_on_the_same_tensors(client, hub, tmp_path):
+    from npmk import runstats
+
+    repo = "npmk-test/neox-fp16"
+    spec = Spec.grid([repo], REVISIONS, by=("tensor",), spectral=True, drift=True)
+    tasks = spec.tasks()
+    assert [t.previous for t in tasks] == [None, *REVISIONS[:-1]]
+    # the first revision has nothing to compare with: the same task, key and rows as without drift
+    assert tasks[0] == Task(repo, REVISIONS[0], "tensor", spectral=True)
+    assert tasks[1].key != Task(repo, REVISIONS[1], "tensor", spectral=True).key
+    sweep(spec, tmp_path, client=client, progress=False)
+    rows = load(tmp_path, spec)
+    assert (rows.error == "").all()
+    first = rows[rows.revision == REVISIONS[0]]
+    assert first.previous.isna().all() and first.cosine.isna().all() and first.rel_change.isna().all()
+    snaps = list(_snapshots(repo))
+    for (_, before), (step, after), rev in zip(snaps, snaps[1:], REVISIONS[1:]):
+        got = rows[rows.revision == rev].set_index("name")
+        want = spectra.drift(before, {n: after[n] for n in got.index}).set_index("name")
+        assert (got.previous == f"step{step - 1}").all()
+        pd.testing.assert_frame_equal(got[["cosine", "rel_change"]], want, check_exact=True, check_names=False)
+    serial = runstats.weight_statistics(snaps, family="gpt_neox").set_index(["step", "group", "statistic"])
+    fitted = Spec.grid([repo], REVISIONS, by=("class", "layer"))
+    sweep(fitted, tmp_path, client=client, progress=False)
+    swept = runstats.sweep_statistics(load(tmp_path, [spec, fitted])).set_index(["step", "group", "statistic"])
+    assert swept.index.equals(serial.index)
+    drift_rows = swept.index.get_level_values("statistic").isin(["cosine", "rel_change"])
+    pd.testing.assert_frame_equal(swept[drift_rows], serial[drift_rows], check_exact=True)
+    # singular values of one matrix vs a batch of same-shape matrices, and the fp16 counts vs the sort
+    pd.testing.assert_frame_equal(swept[~drift_rows], serial[~drift_rows], check_exact=False, rtol=1e-12)
+
+
+def test_hub_statistics_gives_every_statistic_of_every_model(client, hub, tmp_path):
+    from npmk import runstats
+
+    series = {"neox": ("npmk-test/neox-fp16", [0, 1, 2]), "llama": ("npmk-test/llama-bf16", [1, 2])}
+    table = runstats.hub_statistics(series, tmp_path, client=client)
+    assert list(table.columns) == ["model", "group", "statistic", "step", "value"]
+    for model, (_, steps) in series.items():
+        mine = table[table.model == model]
+        assert sorted(mine.step.unique()) == steps
+        assert {"Transmission", "Selection", "Selection L0", "Selection L1"} <= set(mine.group)
+        per_group = mine.groupby(["group", "step"]).statistic.apply(set)
+        assert all(s == set(runstats.STATISTICS) for s in per_group)
+        first = mine[mine.step == steps[0]]
+        assert first[first.statistic.isin(["cosine", "rel_change"])].value.isna().all()
+        later = mine[(mine.step > steps[0]) & (mine.statistic != "rel_change")]  # rel_change after step 0 is NaN
+        assert later.value.notna().all()
+    again = runstats.hub_statistics(series, tmp_path, client=client)  # a rerun reads the finished tasks
+    pd.testing.assert_frame_equal(again, table)
+    with pytest.raises(ValueError, match="step999"):
+        runstats.hub_statistics({"gone": ("npmk-test/neox-fp16", [0, 999])}, tmp_path, client=client)
