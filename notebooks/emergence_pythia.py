@@ -217,7 +217,7 @@ sizes_table = None
 if hub_sizes:
     series = {f"pythia-{size}": (f"EleutherAI/pythia-{size}", [s for s in pythia_eval_keys(size) if s >= 1])
               for size in hub_sizes}
-    hub = runstats.hub_statistics(series, data.cache_dir() / "sweeps" / "emergence_pythia", progress=True)
+    hub = runstats.hub_statistics(series, data.cache_dir() / "sweeps" / "emergence_pythia")
     ev = []
     for (model, group, statistic), s in hub.dropna(subset=["value"]).groupby(["model", "group", "statistic"]):
         ev.append({"run": model, "candidate": f"{statistic} · {group}", "u": change_point(s.step, s.value).u})
