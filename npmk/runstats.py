@@ -49,12 +49,12 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from npmk.runconfig import RunConfig
 from npmk.runs import Run, get_run
+from npmk.skeleton import classify
 from npmk.snapshots import weight_fits
-from npmk.spectra import drift, spectra
+from npmk.spectra import snapshot_spectra
 
 __all__ = ["STATISTICS", "CLASSES", "group_statistics", "weight_statistics", "run_statistics", "sweep_specs",
            "sweep_statistics", "hub_statistics"]
@@ -121,12 +121,18 @@ def group_statistics(per_matrix: pd.DataFrame, fits: pd.DataFrame, *, layers: bo
     return pd.DataFrame(rows, columns=_LONG)
 
 
-def _pooled_fits(chosen: Mapping[str, torch.Tensor], per: pd.DataFrame, family: str, layers: bool) -> pd.DataFrame:
-    """Pooled fits of the groups: each class present, and each block's Selection matrices if ``layers``."""
-    frames = [weight_fits(chosen, family, classes=CLASSES, levels=("class",))]
-    if layers and ((per.cls == "Selection") & per.layer.notna()).any():
-        frames.append(weight_fits(chosen, family, classes=("Selection",), levels=("layer",)))
-    return pd.concat(frames, ignore_index=True)
+def _pooled_fits(step: int, weights: Mapping[str, torch.Tensor], family: str, layers: bool) -> pd.DataFrame:
+    """Pooled fits of the groups (:func:`npmk.snapshots.weight_fits`): each class present, and each
+    block's Selection matrices if ``layers``.  Raises ValueError when neither class is present."""
+    matrices = {n: t for n, t in weights.items() if t.ndim == 2}
+    if not any(classify(n, tuple(t.shape), family).cls in CLASSES for n, t in matrices.items()):
+        raise ValueError(f"weight_statistics: the snapshot at step {step} has no Transmission or Selection "
+                         f"matrix of the {family} skeleton (names: {list(weights)[:5]} ...)")
+    fits = weight_fits(matrices, family, classes=CLASSES, levels=("class",))
+    if layers and (fits.cls == "Selection").any():
+        fits = pd.concat([fits, weight_fits(matrices, family, classes=("Selection",), levels=("layer",))],
+                         ignore_index=True)
+    return fits.assign(step=step)
 
 
 def weight_statistics(snapshots: Iterable[tuple[int, Mapping[str, torch.Tensor]]], *, family: str,
@@ -135,32 +141,26 @@ def weight_statistics(snapshots: Iterable[tuple[int, Mapping[str, torch.Tensor]]
 
     ``snapshots`` yields (step, state dict) in increasing step order, loaded lazily
     if it is a generator (only the previous snapshot's skeleton matrices are kept);
-    ``family`` is the transformers model_type of the skeleton rules.  Returns columns
-    step, group, statistic, value (one row per step × group × statistic), from
-    :func:`group_statistics`.  Raises ValueError when steps do not increase or a
-    snapshot has no Transmission or Selection matrix.
+    ``family`` is the transformers model_type of the skeleton rules.  Per-matrix rows
+    come from :func:`npmk.spectra.snapshot_spectra`, pooled fits from
+    :func:`npmk.snapshots.weight_fits`, the table from :func:`group_statistics`
+    (columns step, group, statistic, value).  Raises ValueError when steps do not
+    increase or a snapshot has no Transmission or Selection matrix.
     """
-    per_frames, fit_frames, prev, prev_step = [], [], None, None
-    for step, weights in tqdm(snapshots, desc="weight statistics", disable=not progress):
-        step = int(step)
-        if prev_step is not None and step <= prev_step:
-            raise ValueError(f"weight_statistics: steps must increase, got {step} after {prev_step}")
-        per = spectra(weights, family=family, progress=False)
-        chosen = {n: weights[n] for n in per["name"]}
-        if not per.cls.isin(CLASSES).any():
-            raise ValueError(f"weight_statistics: the snapshot at step {step} has no Transmission or Selection "
-                             f"matrix of the {family} skeleton (names: {list(per['name'])[:5]} ...)")
-        if prev is None:
-            per["cosine"], per["rel_change"] = np.nan, np.nan
-        else:
-            per = per.merge(drift(prev, chosen), on="name", how="left")
-        per_frames.append(per.assign(step=step))
-        fit_frames.append(_pooled_fits(chosen, per, family, layers).assign(step=step))
-        prev, prev_step = {n: t.detach().clone() for n, t in chosen.items()}, step
-    if prev is None:
-        raise ValueError("weight_statistics: no snapshots given")
-    return group_statistics(pd.concat(per_frames, ignore_index=True), pd.concat(fit_frames, ignore_index=True),
-                            layers=layers)
+    fits = []
+
+    def fitted():  # the pooled fits of each snapshot as it passes, so each is read once
+        prev_step = None
+        for step, weights in snapshots:
+            step = int(step)
+            if prev_step is not None and step <= prev_step:
+                raise ValueError(f"weight_statistics: steps must increase, got {step} after {prev_step}")
+            fits.append(_pooled_fits(step, weights, family, layers))
+            prev_step = step
+            yield step, weights
+
+    per_matrix = snapshot_spectra(fitted(), family=family, progress=progress)
+    return group_statistics(per_matrix, pd.concat(fits, ignore_index=True), layers=layers)
 
 
 def run_statistics(cfg: RunConfig) -> tuple[Run, pd.DataFrame]:
