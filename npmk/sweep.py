@@ -306,11 +306,10 @@ def _rows(task: Task) -> pd.DataFrame:
                  progress=False)
     df = df.rename(columns={"lam": "lambda"}).drop(columns=["source"])
     family = df["family"].iloc[0]
-    blocks = {}
-    for info in ckpt.infos() + ckpt.alias_infos():
-        d = skeleton.classify(info.name, info.shape, family)
-        blocks[_row_name(task.by, info.name, d)] = d.layer if task.by in ("tensor", "layer") else None
-    df["layer"] = pd.array(df["name"].map(blocks), dtype="Int64")
+    if task.by in ("tensor", "layer"):  # the block of each row, for per-layer groups downstream
+        decisions = [(i.name, skeleton.classify(i.name, i.shape, family)) for i in ckpt.infos() + ckpt.alias_infos()]
+        blocks = {_row_name(task.by, name, d): d.layer for name, d in decisions if d.include}
+        df["layer"] = pd.array(df["name"].map(blocks), dtype="Int64")
     before = open_checkpoint(task.source, task.previous) if task.previous is not None else None
     if task.spectral or before is not None:
         df = df.merge(_per_matrix(ckpt, before, family, task.by, task.spectral), on="name", how="left")
