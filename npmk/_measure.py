@@ -1,4 +1,4 @@
-"""``npmk.measure``: Weibull (k, lambda) of a checkpoint's skeleton, per tensor, per kind or pooled.
+"""``npmk.measure``: Weibull (k, lambda) of a checkpoint's skeleton: pooled, per kind, class, block or tensor.
 
 Tensors are read in pieces and reduced to per-value counts (:mod:`npmk.counts`)
 on as many threads as torch may use cores (``torch.get_num_threads()``); torch's
@@ -10,8 +10,11 @@ counts equals the sort-based fit of all skeleton magnitudes concatenated
 skeleton and what kind each is comes from :mod:`npmk.skeleton`.
 
 Columns of the result (one row per population):
-    name      tensor name, kind, or "pooled"
-    kind, cls component kind and class (None for the pooled row)
+    name      tensor name, kind, class, "<class>/L<block>" ("<class>/outside" for a class's
+              matrices outside the blocks), or "pooled"
+    kind, cls component kind and class (kind None for pooled, class and block rows; cls None
+              for the pooled row)
+    layer     block index of a tensor or block row (None elsewhere and outside the blocks)
     k, lam    Weibull shape and scale (lam in weight units) of the body fit
     r2, ks    fit quality: R^2 of the probability plot, max CDF gap over the body
     n         number of magnitudes; n_body: those in the fitted body
@@ -55,7 +58,7 @@ _QUANTILES = (0.10, 0.50, 0.90, 0.99)
 _AHEAD = 2
 
 COLUMNS = [
-    "name", "kind", "cls", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
+    "name", "kind", "cls", "layer", "k", "lam", "r2", "ks", "n", "n_body", "rms", "max_abs",
     "q10", "q50", "q90", "q99", "q90_q10", "q99_q50", "trim", "method", "dtype",
     "n_tensors", "family", "source", "subsample", "seed", "quantized", "error",
 ]
@@ -71,6 +74,7 @@ class _Population:
     kind: str | None
     cls: str | None
     members: list[TensorInfo]
+    layer: int | None = None
     counts: ValueCounts | None = None
     sample_idx: np.ndarray | None = None  # sorted positions to keep, when subsampling
 
@@ -110,19 +114,17 @@ def _populations(ckpt: Checkpoint, fam: str, by: str, tied: str = "state_dict") 
     if by == "pooled":
         return [_Population("pooled", None, None, [i for i, _ in eligible])]
     if by == "tensor":
-        return [_Population(i.name, d.kind, d.cls, [i]) for i, d in eligible]
-    groups: dict[str, _Population] = {}
+        return [_Population(i.name, d.kind, d.cls, [i], d.layer) for i, d in eligible]
+    groups: dict[tuple, _Population] = {}  # in order of first appearance
     for info, d in eligible:
         if by == "kind":
-            name, kind = d.kind, d.kind
-        elif d.cls is None or (by == "layer" and d.layer is None):
-            continue
-        else:
-            name, kind = (d.cls if by == "class" else f"{d.cls}/L{d.layer}"), None
-        groups.setdefault(name, _Population(name, kind, d.cls, [])).members.append(info)
-    if not groups:
-        raise MeasureError(f"{ckpt.label}: no {fam} skeleton tensor has a component class"
-                           + (" and a block" if by == "layer" else "") + f"; nothing to measure by {by}")
+            key, pop = d.kind, _Population(d.kind, d.kind, d.cls, [])
+        elif by == "class":
+            key, pop = d.cls, _Population(d.cls, None, d.cls, [])
+        else:  # layer: one population per (class, block)
+            label = f"{d.cls}/outside" if d.layer is None else f"{d.cls}/L{d.layer}"
+            key, pop = (d.cls, d.layer), _Population(label, None, d.cls, [], d.layer)
+        groups.setdefault(key, pop).members.append(info)
     return list(groups.values())
 
 
@@ -175,10 +177,9 @@ def measure(
     fractions gives one block of rows per trim, in that order, from one reading; then
     a fit the engine refuses (e.g. exact zeros inside a 100% body) is a row with NaN
     fit columns and the reason in ``error`` rather than an exception.
-    by: "pooled" (one row), "kind" (one row per component kind), "tensor", "class"
-    (one row per component class, e.g. Transmission) or "layer" (one row per class
-    and block, named ``<class>/L<block>`` as :func:`npmk.snapshots.weight_fits` names
-    them; matrices outside the blocks or without a class are in no layer row).
+    by: "pooled" (one row), "kind" (one row per component kind), "class" (one per
+    component class), "layer" (one per class and block: the class's matrices in that
+    block pooled) or "tensor".
     family: skeleton rule table (transformers model_type) when the source has
     no config or an unrecognised one. subsample: draw this many magnitudes
     uniformly without replacement from each population (NPM-K used 10M, seed
@@ -294,7 +295,7 @@ def _row(pop: _Population, trim: float, fam: str, label: str, subsample: int | N
         error = str(exc)
     q10, q50, q90, q99 = vc.quantiles(_QUANTILES)
     return {
-        "name": pop.name, "kind": pop.kind, "cls": pop.cls, **fitted,
+        "name": pop.name, "kind": pop.kind, "cls": pop.cls, "layer": pop.layer, **fitted,
         "rms": vc.rms(), "max_abs": vc.max_abs(),
         "q10": q10, "q50": q50, "q90": q90, "q99": q99,
         "q90_q10": q90 / q10 if q10 > 0 else math.inf, "q99_q50": q99 / q50 if q50 > 0 else math.inf,
@@ -347,7 +348,8 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--trim", type=float, default=0.8,
                         help="body fraction fitted, in (0, 1] (default 0.8 = middle 80%%; 1 = all values)")
     parser.add_argument("--by", choices=BY, default="pooled",
-                        help="one row for the whole skeleton (default), one per component kind, or one per tensor")
+                        help="one row for the whole skeleton (default), one per component kind, one per "
+                        "class, one per class and block (layer), or one per tensor")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="table (default); csv with every column; json: an object for --by pooled, "
                         "else a list of objects (lam is spelled lambda)")

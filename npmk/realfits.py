@@ -2,58 +2,35 @@
 
 Three chapters read the same networks (pooled, per kind, per tensor, at three
 trims); reading and dequantizing a 0.5B-parameter GGUF takes minutes on two
-cores, so each result is stored as CSV under ``$NPMK_CACHE/real/fits/<name>/``
-and reused. The file name carries a key made of the weights' sha256 and a
-hash of the code of every npmk module that shapes the numbers (readers,
-skeleton, counting, fitting, spectra; docstrings and comments left out), so a
-code change or another weights file never reuses a stale result, while a
-documentation edit keeps it. Files are written atomically.
+cores. The fits are :mod:`npmk.sweep` tasks (one per network and ``by``, all its
+trims from one reading) run on the process's shared Dask cluster, and their
+Parquet dataset under ``$NPMK_CACHE/real/sweep/<name>/<key>/`` is the cache: a
+later call, in this process or another, reads the finished tasks back. The key
+is made of the weights' sha256 and a hash of the code of every npmk module that
+shapes the numbers (:func:`npmk._codehash.code_hash`; docstrings and comments
+left out), so a code change or another weights file never reuses a stale
+result, while a documentation edit keeps it. The spectra are cached as CSV in
+``$NPMK_CACHE/real/fits/<name>/`` under the same key. Files are written atomically.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import importlib
-import inspect
 from collections.abc import Sequence
-from functools import cache
+from pathlib import Path
 
 import pandas as pd
 
 from npmk import realnets
+from npmk._codehash import code_hash
 from npmk.data import cache_dir
 
 __all__ = ["fits", "spectra_of", "result_key"]
 
-_MODULES = ("npmk.tensorfile", "npmk.checkpoints", "npmk.gguf_checkpoint", "npmk.ctranslate2_checkpoint",
-            "npmk.skeleton", "npmk.counts", "npmk.weibull", "npmk._measure", "npmk.spectra")
-
-
-def _without_docstrings(tree: ast.Module) -> ast.Module:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
-            first = node.body[0]
-            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
-                node.body = node.body[1:] or [ast.Pass()]
-    return tree
-
-
-@cache
-def _code_hash() -> str:
-    """sha256 of the syntax trees of ``_MODULES`` without docstrings (comments are not in a tree),
-    so an edit of documentation or doctests keeps the cached results and a code change drops them."""
-    h = hashlib.sha256()
-    for mod in _MODULES:
-        tree = _without_docstrings(ast.parse(inspect.getsource(importlib.import_module(mod))))
-        h.update(ast.dump(tree).encode())
-    return h.hexdigest()
-
 
 def result_key(name: str) -> str:
     """16 hex digits identifying (weights file, npmk code) for network ``name``."""
-    return hashlib.sha256((realnets.get(name).sha256 + _code_hash()).encode()).hexdigest()[:16]
+    return hashlib.sha256((realnets.get(name).sha256 + code_hash()).encode()).hexdigest()[:16]
 
 
 def _cached(name: str, what: str, compute) -> pd.DataFrame:
@@ -68,15 +45,22 @@ def _cached(name: str, what: str, compute) -> pd.DataFrame:
     return df
 
 
+def sweep_dir(name: str) -> Path:
+    """The Parquet dataset of network ``name``'s fits: one file per (by, trims) task."""
+    return cache_dir() / "real" / "sweep" / name / result_key(name)
+
+
 def fits(name: str, by: str = "pooled", trims: Sequence[float] = (0.8,)) -> pd.DataFrame:
-    """``measure("real:<name>", by=by, trim=trims)``, cached (see the module docstring).
+    """``measure("real:<name>", by=by, trim=trims)``, as a cached sweep task (see the module docstring).
 
-    One block of rows per trim (column ``trim``), as :func:`npmk.measure` returns them.
+    One block of rows per trim (column ``trim``), in the columns of :func:`npmk.measure`;
+    a fit the engine refuses is a row with NaN fit columns and the reason in ``error``.
     """
-    from npmk._measure import measure
+    from npmk import sweep
 
-    tag = f"{by}-" + "-".join(f"{t:g}" for t in trims)
-    return _cached(name, tag, lambda: measure(f"real:{name}", by=by, trim=list(trims), progress=False))
+    realnets.weights_path(name)  # fetched and checked here: a missing network raises RealNetMissing in this process
+    spec = sweep.Spec(pairs=((f"real:{name}", None),), by=(by,), trim=tuple(float(t) for t in trims))
+    return sweep.measure_frame(sweep.cached(spec, sweep_dir(name)))
 
 
 def spectra_of(name: str, *, kinds: Sequence[str] | None = None) -> pd.DataFrame:

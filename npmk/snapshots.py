@@ -5,43 +5,75 @@ Every chapter that follows k or λ through training reads this table
 elsewhere, such as a Hub checkpoint); the pooled fits are the papers' aggregate values.
 
 Levels, for the skeleton matrices of the chosen component classes at each
-snapshot step:
+snapshot step, each one :func:`npmk.measure` population (``by`` the level's name):
 
-* ``tensor`` — one row per matrix, from :func:`npmk.measure` (by tensor);
+* ``tensor`` — one row per matrix;
 * ``layer``  — one fit to the pooled |w| of a class's matrices in one block;
 * ``class``  — one fit to the pooled |w| of the whole class (paper 003's aggregate λ).
 
 Columns: step, level, name (tensor name, ``"<cls>/L<layer>"`` or the class),
 kind (tensor rows only), cls, layer (block index; None for the class row and
 tensors outside blocks), k, lam (weight units), rms = √(w2/n) (weight units),
-w2 = ‖W‖² = Σw² over the population, n (number of weights).
+w2 = ‖W‖² = Σw² over the population (= rms² n), n (number of weights).
+
+A run's snapshot files are measured as :mod:`npmk.sweep` tasks (one per snapshot
+and level) on the process's shared Dask cluster; their Parquet dataset, under
+``$NPMK_CACHE/sweeps/snapshots/<run>-<key>/`` with a key made of the snapshot
+files' sha256 (from the run's manifest) and the measuring code's hash
+(:func:`npmk._codehash.code_hash`), is the cache, so a rerun reads the finished
+fits back.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from npmk.skeleton import classify
-from npmk.weibull import fit
 
-__all__ = ["LEVELS", "COLUMNS", "weight_fits", "snapshot_fits", "class_lambda"]
+__all__ = ["LEVELS", "COLUMNS", "weight_fits", "snapshot_fits", "class_lambda", "sweep_dir"]
 
 LEVELS = ("tensor", "layer", "class")
 COLUMNS = ["step", "level", "name", "kind", "cls", "layer", "k", "lam", "rms", "w2", "n"]
 
 
-def _pooled(snap: Mapping[str, Any], names: list[str], trim: float, label: str) -> dict[str, Any]:
-    """Fit of the pooled |w| of ``names``; float64 sums for ‖W‖²."""
-    w = np.concatenate([snap[n].detach().double().reshape(-1).numpy() for n in names])
-    res = fit(np.abs(w), trim=trim, name=label)
-    w2 = float(w @ w)
-    return {"k": res.k, "lam": res.lam, "rms": math.sqrt(w2 / w.size), "w2": w2, "n": int(w.size)}
+def _check_levels(levels: tuple[str, ...]) -> None:
+    unknown = sorted(set(levels) - set(LEVELS))
+    if unknown or not levels:
+        raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
+
+
+def _table(engine: Mapping[str, pd.DataFrame], classes: tuple[str, ...], levels: tuple[str, ...],
+           what: str) -> pd.DataFrame:
+    """The levels' rows of ``classes`` (columns COLUMNS[1:]) from the engine's rows ``by`` each level.
+
+    Order: the tensor rows in storage order, then per class its layer rows by block and its class row.
+    """
+    parts = []
+    if "tensor" in levels:
+        t = engine["tensor"]
+        parts.append(t[t.cls.isin(classes)].assign(level="tensor"))
+    for cls in classes:
+        if "layer" in levels:
+            lay = engine["layer"]
+            parts.append(lay[(lay.cls == cls) & lay.layer.notna()].sort_values("layer", kind="stable")
+                         .assign(level="layer"))
+        if "class" in levels:
+            c = engine["class"]
+            parts.append(c[c.cls == cls].assign(level="class", layer=None))
+    df = pd.concat(parts, ignore_index=True)
+    if df.empty:
+        raise ValueError(f"{what}: no matrices of classes {classes} in its skeleton")
+    df["kind"] = df["kind"].where(df.level == "tensor", None)
+    df["w2"] = df["rms"] ** 2 * df["n"]
+    df["layer"] = pd.to_numeric(df["layer"]).astype("float64")  # NaN outside the blocks
+    return df[COLUMNS[1:]]
 
 
 def weight_fits(
@@ -52,43 +84,31 @@ def weight_fits(
     levels: tuple[str, ...] = LEVELS,
     trim: float = 0.8,
 ) -> pd.DataFrame:
-    """Weibull (k, λ) of one set of weights (name → tensor) at the chosen ``levels``.
+    """Weibull (k, λ) of one set of weights (name → tensor) at the chosen ``levels``, in this process.
 
     The table of :func:`snapshot_fits` for a single snapshot, without the step
     column: for weights that come from elsewhere than a lab run (a Hub
     checkpoint, a state dict).  ``family`` names the :mod:`npmk.skeleton` rules.
     """
-    unknown = sorted(set(levels) - set(LEVELS))
-    if unknown or not levels:
-        raise ValueError(f"levels must be a non-empty subset of {LEVELS}, got {levels!r}")
-    decisions = {name: classify(name, tuple(t.shape), family) for name, t in weights.items()}
-    members = {name: d for name, d in decisions.items() if d.include and d.cls in classes}
-    if not members:
-        raise ValueError(f"no {family} matrices of classes {classes} among {len(weights)} tensors")
-    rows: list[dict[str, Any]] = []
-    if "tensor" in levels:
-        # the engine pulls in the checkpoint readers; only the tensor level needs it
-        from npmk._measure import measure
+    from npmk._measure import measure
 
-        per = measure({n: weights[n] for n in members}, family=family, by="tensor", trim=trim, progress=False)
-        for r in per.itertuples():
-            w = weights[r.name].detach().double().reshape(-1).numpy()
-            rows.append(dict(level="tensor", name=r.name, kind=r.kind, cls=r.cls, layer=members[r.name].layer,
-                             k=r.k, lam=r.lam, rms=r.rms, w2=float(w @ w), n=int(r.n)))
-    for cls in classes:
-        names = [n for n, d in members.items() if d.cls == cls]
-        if not names:
-            continue
-        if "layer" in levels:
-            for layer in sorted({members[n].layer for n in names} - {None}):
-                label = f"{cls}/L{layer}"
-                in_layer = [n for n in names if members[n].layer == layer]
-                rows.append(dict(level="layer", name=label, kind=None, cls=cls, layer=layer,
-                                 **_pooled(weights, in_layer, trim, label)))
-        if "class" in levels:
-            rows.append(dict(level="class", name=cls, kind=None, cls=cls, layer=None,
-                             **_pooled(weights, names, trim, f"{cls} class")))
-    return pd.DataFrame(rows, columns=COLUMNS[1:])
+    _check_levels(levels)
+    names = {n for n, t in weights.items() if classify(n, tuple(t.shape), family).cls in classes}
+    if not names:
+        raise ValueError(f"no {family} matrices of classes {classes} among {len(weights)} tensors")
+    members = {n: t for n, t in weights.items() if n in names}  # other matrices are not read into a fit
+    engine = {level: measure(members, family=family, by=level, trim=trim, progress=False) for level in levels}
+    return _table(engine, classes, levels, f"{len(weights)} tensors")
+
+
+def sweep_dir(run: Any) -> Path:
+    """The Parquet dataset of ``run``'s snapshot fits, keyed by its files' sha256 and the measuring code."""
+    from npmk._codehash import code_hash
+    from npmk.data import cache_dir
+
+    files = json.dumps(run.manifest["files"], sort_keys=True)
+    key = hashlib.sha256((files + code_hash()).encode()).hexdigest()[:16]
+    return cache_dir() / "sweeps" / "snapshots" / f"{Path(run.dir).name}-{key}"
 
 
 def snapshot_fits(
@@ -102,14 +122,20 @@ def snapshot_fits(
 ) -> pd.DataFrame:
     """Weibull (k, λ) of a run's snapshots at the chosen ``levels`` (module doc for the columns).
 
-    ``run``: a :class:`npmk.runs.Run` (anything with ``family``, ``snapshot_steps``
-    and ``snapshot(step)``); ``steps``: default every snapshot (see
+    ``run``: a :class:`npmk.runs.Run`, whose snapshot files are measured as cached
+    sweep tasks (module doc), or anything else with ``family``, ``snapshot_steps``,
+    ``dir`` and ``snapshot(step)`` (weights in memory, measured here by
+    :func:`weight_fits`); ``steps``: default every snapshot (see
     :meth:`npmk.runs.Run.thinned_steps` for fewer); ``classes``: component
-    classes of :mod:`npmk.skeleton` to fit (matrices of other classes are not
-    read into a fit); ``trim``: the body fraction of the middle-quantile fit.
-    One snapshot's rows are :func:`weight_fits` of it.
+    classes of :mod:`npmk.skeleton` to fit; ``trim``: the body fraction of the
+    middle-quantile fit. One snapshot's rows are :func:`weight_fits` of it.
     """
+    _check_levels(levels)
     steps = list(run.snapshot_steps if steps is None else steps)
+    if not steps:
+        raise ValueError(f"snapshot_fits: no steps given for {run.dir}")
+    if hasattr(run, "snapshot_path"):
+        return _from_files(run, steps, classes, levels, trim, progress)
     frames = []
     for step in tqdm(steps, desc="snapshot fits", disable=not progress, leave=False):
         try:
@@ -117,8 +143,21 @@ def snapshot_fits(
         except ValueError as exc:
             raise ValueError(f"snapshot {step} of {run.dir}: {exc}") from None
         frames.append(fits.assign(step=step))
-    if not frames:
-        raise ValueError(f"snapshot_fits: no steps given for {run.dir}")
+    return pd.concat(frames, ignore_index=True)[COLUMNS]
+
+
+def _from_files(run: Any, steps: list[int], classes: tuple[str, ...], levels: tuple[str, ...], trim: float,
+                progress: bool) -> pd.DataFrame:
+    from npmk import sweep
+
+    files = {str(run.snapshot_path(step)): step for step in steps}
+    spec = sweep.Spec(pairs=tuple((f, None) for f in files), by=levels, trim=trim, family=run.family)
+    rows = sweep.cached(spec, sweep_dir(run), progress=progress)
+    frames = []
+    for source, step in files.items():
+        mine = rows[rows.source == source]
+        engine = {level: sweep.measure_frame(mine[mine.by == level]) for level in levels}
+        frames.append(_table(engine, classes, levels, f"snapshot {step} of {run.dir}").assign(step=step))
     return pd.concat(frames, ignore_index=True)[COLUMNS]
 
 

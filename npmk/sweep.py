@@ -27,6 +27,7 @@ the task and the checkpoint's bytes, so every route gives identical rows.
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import importlib.metadata
 import json
@@ -39,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import dask
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -50,15 +52,21 @@ from npmk._files import locked
 
 __all__ = [
     "PYTHIA_STEPS",
+    "SCHEDULER_ENV",
     "SCHEMA",
     "Spec",
+    "SweepFailed",
     "SweepResult",
     "Task",
+    "cached",
     "cli",
     "load",
+    "measure_frame",
     "pythia_revisions",
     "run_task",
+    "shared_client",
     "sweep",
+    "use_scheduler",
 ]
 
 BY = ("pooled", "kind", "tensor", "class", "layer")  # as npmk.measure
@@ -81,7 +89,7 @@ _DRIFT = ["cosine", "rel_change"]
 #: Columns of every row (one schema for every file, error rows included, so the dataset reads as one table).
 SCHEMA = pa.schema([
     ("source", pa.string()), ("revision", pa.string()), ("commit", pa.string()), ("by", pa.string()),
-    ("name", pa.string()), ("kind", pa.string()), ("cls", pa.string()), ("layer", pa.int64()),
+    ("name", pa.string()), ("kind", pa.string()), ("cls", pa.string()),
     ("k", pa.float64()), ("lambda", pa.float64()), ("r2", pa.float64()), ("ks", pa.float64()),
     ("n", pa.int64()), ("n_body", pa.int64()), ("rms", pa.float64()), ("max_abs", pa.float64()),
     ("q10", pa.float64()), ("q50", pa.float64()), ("q90", pa.float64()), ("q99", pa.float64()),
@@ -89,6 +97,7 @@ SCHEMA = pa.schema([
     ("trim", pa.float64()), ("method", pa.string()), ("dtype", pa.string()), ("n_tensors", pa.int64()),
     ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()), ("quantized", pa.string()),
     *((s, pa.float64()) for s in _STATS),
+    ("layer", pa.int64()), ("fit_error", pa.string()),
     ("previous", pa.string()), *((s, pa.float64()) for s in _DRIFT),
     ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
 ])
@@ -111,16 +120,18 @@ class Task:
 
     source: Hub id or local path (as a string, resolved where the task runs);
     revision: Hub branch, tag or commit (None: a local path, or the Hub's main);
-    by, trim, family, subsample, seed: as :func:`npmk.measure`; spectral: add the
-    median spectral statistics of each row's matrices; previous: a revision of the
-    same source to measure the drift from (columns cosine and rel_change, medians of
-    :func:`npmk.spectra.drift` over each row's matrices; None: no drift, both null).
+    by, trim, family, subsample, seed: as :func:`npmk.measure` (a tuple of trims: one
+    block of rows per trim from one reading, a fit the engine refuses a row with its
+    reason in ``fit_error``); spectral: add the median spectral statistics of each row's matrices;
+    previous: a revision of the same source to measure the drift from (columns cosine and
+    rel_change, medians of :func:`npmk.spectra.drift` over each row's matrices; None: no drift,
+    both null).
     """
 
     source: str
     revision: str | None
     by: str = "pooled"
-    trim: float = 0.8
+    trim: float | tuple[float, ...] = 0.8
     spectral: bool = False
     family: str | None = None
     subsample: int | None = None
@@ -162,7 +173,7 @@ class Spec:
 
     pairs: tuple[tuple[str, str | None], ...]
     by: tuple[str, ...] = ("pooled",)
-    trim: float = 0.8
+    trim: float | tuple[float, ...] = 0.8
     spectral: bool = False
     family: str | None = None
     subsample: int | None = None
@@ -177,7 +188,8 @@ class Spec:
         bad = [b for b in self.by if b not in BY]
         if bad or not self.by:
             raise ValueError(f"by must be some of {', '.join(BY)}, got {list(self.by)}")
-        body_bounds(self.trim)  # a bad trim fails before any task runs
+        for trim in self.trim if isinstance(self.trim, tuple) else (self.trim,):
+            body_bounds(trim)  # a bad trim fails before any task runs
         if self.subsample is not None and (int(self.subsample) != self.subsample or self.subsample < 1):
             raise ValueError(f"subsample must be a positive integer, got {self.subsample!r}")
 
@@ -259,11 +271,10 @@ def _hub_commit(ckpt) -> str | None:
     return None
 
 
-def _row_name(by: str, name: str, d) -> str | None:
-    """The row (population of :func:`npmk.measure`) a skeleton matrix belongs to; None: no row."""
-    if by in ("class", "layer") and (d.cls is None or (by == "layer" and d.layer is None)):
-        return None
-    return {"pooled": "pooled", "kind": d.kind, "tensor": name, "class": d.cls, "layer": f"{d.cls}/L{d.layer}"}[by]
+def _row_name(by: str, name: str, d) -> str:
+    """The row (population of :func:`npmk.measure`) that skeleton matrix ``name`` (decision ``d``) belongs to."""
+    block = f"{d.cls}/outside" if d.layer is None else f"{d.cls}/L{d.layer}"
+    return {"pooled": "pooled", "kind": d.kind, "tensor": name, "class": d.cls, "layer": block}[by]
 
 
 def _per_matrix(ckpt, before, family: str, by: str, spectral: bool) -> pd.DataFrame:
@@ -276,11 +287,10 @@ def _per_matrix(ckpt, before, family: str, by: str, spectral: bool) -> pd.DataFr
     per_matrix = []
     for info in ckpt.infos():
         d = skeleton.classify(info.name, info.shape, family)
-        row = _row_name(by, info.name, d)
-        if not (d.include and len(info.shape) == 2) or row is None:
+        if not (d.include and len(info.shape) == 2):
             continue
         t = ckpt.tensor(info)
-        values = {"name": row}
+        values = {"name": _row_name(by, info.name, d)}
         if spectral:
             (_, sv), = spectra.singular_values({info.name: t})
             stats = spectra.matrix_stats(sv)
@@ -304,14 +314,10 @@ def _rows(task: Task) -> pd.DataFrame:
     ckpt = open_checkpoint(task.source, task.revision)
     df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,
                  progress=False)
-    df = df.rename(columns={"lam": "lambda"}).drop(columns=["source"])
-    family = df["family"].iloc[0]
-    if task.by in ("tensor", "layer"):  # the block of each row, for per-layer groups downstream
-        decisions = [(i.name, skeleton.classify(i.name, i.shape, family)) for i in ckpt.infos() + ckpt.alias_infos()]
-        blocks = {_row_name(task.by, name, d): d.layer for name, d in decisions if d.include}
-        df["layer"] = pd.array(df["name"].map(blocks), dtype="Int64")
+    df = df.rename(columns={"lam": "lambda", "error": "fit_error"}).drop(columns=["source"])
     before = open_checkpoint(task.source, task.previous) if task.previous is not None else None
     if task.spectral or before is not None:
+        family = task.family or skeleton.family_of(ckpt.config or {})
         df = df.merge(_per_matrix(ckpt, before, family, task.by, task.spectral), on="name", how="left")
     df["commit"] = _hub_commit(ckpt)
     df["bytes"] = sum(i.nbytes for i in ckpt.infos())
@@ -331,12 +337,14 @@ def run_task(task: Task) -> pd.DataFrame:
 
 
 def _identity(task: Task) -> dict:
-    return {"source": task.source, "revision": task.revision, "by": task.by, "trim": task.trim,
-            "previous": task.previous, "npmk_version": _version(), "task": task.key}
+    # no trim: measure's rows carry theirs, one block per trim of a tuple
+    return {"source": task.source, "revision": task.revision, "by": task.by, "previous": task.previous,
+            "npmk_version": _version(), "task": task.key}
 
 
 def _error_frame(task: Task, message: str) -> pd.DataFrame:
-    return _table_frame(pd.DataFrame([{**_identity(task), "error": message}]))
+    trim = None if isinstance(task.trim, tuple) else task.trim
+    return _table_frame(pd.DataFrame([{**_identity(task), "trim": trim, "error": message}]))
 
 
 def _table_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -477,6 +485,87 @@ def load(out: str | os.PathLike, spec: Spec | Iterable[Spec] | None = None) -> p
         files = sorted(out.glob("part-*.parquet"))
     tables = [pq.read_table(f, schema=SCHEMA) for f in files] or [SCHEMA.empty_table()]
     return pa.concat_tables(tables).to_pandas(types_mapper=_TYPES.get)
+
+
+# --- the library's sweeps: one cluster per process, results read back ------------------------------
+
+#: Environment variable naming a Dask scheduler for :func:`cached` (see :func:`use_scheduler`).
+SCHEDULER_ENV = "NPMK_SCHEDULER"
+_shared: dict = {}  # "address": set by use_scheduler; "client" (and "cluster" if local) once started
+
+
+class SweepFailed(RuntimeError):
+    """Some task of a :func:`cached` sweep failed; the message lists each with its error."""
+
+
+def use_scheduler(address: str | None) -> None:
+    """Send the sweeps the library runs (:func:`cached`) to the Dask scheduler at ``address``
+    (e.g. ``tcp://10.0.0.1:8786``); ``None`` goes back to ``$NPMK_SCHEDULER`` or, unset, a
+    LocalCluster. The cluster already in use, if any, is closed."""
+    _close_shared()
+    _shared["address"] = address
+
+
+def shared_client() -> Client:
+    """This process's client for :func:`cached`, started on first use and kept until exit.
+
+    It connects to the scheduler given to :func:`use_scheduler` or in ``$NPMK_SCHEDULER``;
+    otherwise it starts a LocalCluster of one worker process per core (starting one takes
+    seconds, so every later sweep of the process reuses it). Each worker runs one task at a
+    time but lets torch, hence the engine's counting threads, use every core: a chapter often
+    asks for one checkpoint's fits at a time, which then runs as fast as in-process, while a
+    sweep of many tasks keeps every worker busy (cores² counting threads, little cost for
+    memory-bound counting).
+    """
+    if "client" not in _shared:
+        address = _shared.get("address") or os.environ.get(SCHEDULER_ENV) or None
+        if address is None:
+            threads = {f"distributed.nanny.pre-spawn-environ.{v}": _cores() for v in ("OMP_NUM_THREADS",
+                                                                                        "MKL_NUM_THREADS")}
+            with dask.config.set(threads):
+                _shared["cluster"] = LocalCluster(n_workers=_cores(), threads_per_worker=1, processes=True,
+                                                  dashboard_address=":0", silence_logs=logging.ERROR)
+        _shared["client"] = Client(address or _shared["cluster"])
+    return _shared["client"]
+
+
+def _close_shared() -> None:
+    for what in ("client", "cluster"):
+        if what in _shared:
+            _shared.pop(what).close()
+
+
+atexit.register(_close_shared)
+
+
+def cached(spec: Spec, out: str | os.PathLike, *, progress: bool = False) -> pd.DataFrame:
+    """The rows of every task of ``spec`` (as :func:`load`), running those not yet finished under
+    ``out`` on :func:`shared_client`'s cluster first: the sweep's Parquet dataset is the cache.
+
+    Raises :class:`SweepFailed` naming each failed task and its error (its error row stays
+    under ``out``, and the next call tries it again).
+    """
+    out = Path(out)
+    tasks = _tasks(spec)
+    if not all(_finished(out, t) for t in tasks):  # a finished sweep needs no cluster
+        result = sweep(spec, out, client=shared_client(), progress=progress)
+        if result.failed:
+            raise SweepFailed("; ".join(f"{task}: {error}" for task, error in result.failed))
+    return load(out, spec)
+
+
+def measure_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Sweep rows in the columns of :func:`npmk.measure` (``lam``, and ``error`` the fit's refusal),
+    integer columns as int64 where they hold no null, else as Python ints and None (as measure gives them)."""
+    from npmk._measure import COLUMNS
+
+    df = rows.rename(columns={"lambda": "lam", "error": "task_error"}).rename(columns={"fit_error": "error"})
+    df = df[COLUMNS].reset_index(drop=True)
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.Int64Dtype):
+            df[col] = df[col].astype("int64") if df[col].notna().all() else df[col].astype(object).where(
+                df[col].notna(), None)
+    return df
 
 
 # --- command line ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import hashlib
 import io
 import zipfile
 
+import pandas as pd
 import pytest
 
 from npmk import realnets
@@ -106,13 +107,25 @@ def test_registry_entries_are_complete():
     assert set(realnets.names("full")) == set(realnets.REALNETS)
 
 
-def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path):
-    import importlib
+@pytest.fixture
+def threads_cluster():
+    """The library's sweeps on an in-process cluster (worker threads see this process's monkeypatches)."""
+    from distributed import LocalCluster
 
+    from npmk import sweep
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
+        sweep.use_scheduler(cluster.scheduler_address)
+        yield cluster
+        sweep.use_scheduler(None)
+
+
+def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path, threads_cluster):
     import torch
     from safetensors.torch import save
 
-    from npmk import realfits
+    from npmk import realfits, sweep
+    from npmk._measure import measure
 
     g = torch.Generator().manual_seed(0)
     blob = save({"encoder.layer.0.attention.self.query.weight": torch.randn(64, 64, generator=g) * 0.02,
@@ -126,13 +139,20 @@ def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path):
     _register(monkeypatch, net)
     first = realfits.fits("tiny-bert", "kind", (0.8, 1.0))
     assert set(first["name"]) == {"q", "ffn_in"} and list(first["trim"]) == [0.8, 0.8, 1.0, 1.0]
+    # the sweep's rows are the engine's, computed in this process (a missing value may read back as NaN)
+    def same(df):
+        return df.astype(object).where(df.notna(), None)
 
-    def refuse(*a, **k):
-        raise AssertionError("measured again although the result is cached")
+    pd.testing.assert_frame_equal(same(first), same(measure("real:tiny-bert", by="kind", trim=[0.8, 1.0],
+                                                            progress=False)), check_exact=True)
+    assert len(list(realfits.sweep_dir("tiny-bert").glob("part-*.parquet"))) == 1  # one task for both trims
 
-    monkeypatch.setattr(importlib.import_module("npmk._measure"), "measure", refuse)
+    def refuse():
+        raise AssertionError("sent to the cluster again although the result is cached")
+
+    monkeypatch.setattr(sweep, "shared_client", refuse)
     again = realfits.fits("tiny-bert", "kind", (0.8, 1.0))
-    assert list(again["k"]) == pytest.approx(list(first["k"]), rel=1e-12)
+    pd.testing.assert_frame_equal(again, first)
     key = realfits.result_key("tiny-bert")
     monkeypatch.setitem(realnets.REALNETS, "tiny-bert", RealNet(**{**net.__dict__, "sha256": "1" * 64}))
     assert realfits.result_key("tiny-bert") != key  # other weights, other results
@@ -141,7 +161,7 @@ def test_fits_are_cached_by_weights_and_code(cache, monkeypatch, tmp_path):
 def test_code_key_ignores_docstrings_but_not_code():
     import ast
 
-    from npmk.realfits import _without_docstrings
+    from npmk._codehash import without_docstrings as _without_docstrings
 
     def key(src: str) -> str:
         return ast.dump(_without_docstrings(ast.parse(src)))
