@@ -70,7 +70,7 @@ def _table(engine: Mapping[str, pd.DataFrame], classes: tuple[str, ...], levels:
     df = pd.concat(parts, ignore_index=True)
     if df.empty:
         raise ValueError(f"{what}: no matrices of classes {classes} in its skeleton")
-    df["kind"] = df["kind"].where(df.level == "tensor", None)
+    df["kind"] = df["kind"].where(df.level == "tensor", None).astype("str")  # missing stays missing
     df["w2"] = df["rms"] ** 2 * df["n"]
     df["layer"] = pd.to_numeric(df["layer"]).astype("float64")  # NaN outside the blocks
     return df[COLUMNS[1:]]
