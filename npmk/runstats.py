@@ -222,20 +222,23 @@ def sweep_statistics(rows: pd.DataFrame, *, layers: bool = True) -> pd.DataFrame
 
 
 def hub_statistics(series: Mapping[str, tuple[str, Sequence[int]]], out: str | os.PathLike, *,
-                   layers: bool = True, trim: float = 0.8, progress: bool = False, **cluster) -> pd.DataFrame:
+                   layers: bool = True, trim: float = 0.8, progress: bool = False) -> pd.DataFrame:
     """Every statistic of the module docstring for checkpoint series on the Hub, through :mod:`npmk.sweep`.
 
     ``series``: model label → (Hub id, ascending steps), each step the revision
-    ``step<N>`` (Pythia's naming).  The tasks of :func:`sweep_specs` run on Dask
-    (``cluster``: ``workers``, ``scheduler`` or ``client`` of :func:`npmk.sweep.sweep`)
-    into the Parquet dataset ``out``; a rerun skips finished tasks.  Returns columns
-    model, group, statistic, step, value.  Raises ValueError if a task failed.
+    ``step<N>`` (Pythia's naming).  The tasks of :func:`sweep_specs` run with
+    :func:`npmk.sweep.cached` (the process's shared Dask cluster, or the scheduler of
+    :func:`npmk.sweep.use_scheduler` / ``$NPMK_SCHEDULER``) into the Parquet dataset
+    ``out``; a rerun measures only what is missing.  Returns columns model, group,
+    statistic, step, value.  Raises :class:`npmk.sweep.SweepFailed` naming the tasks
+    that failed (a Hub revision that cannot be had, say).
     """
     from npmk import sweep
 
-    specs = {model: sweep_specs(source, steps, layers=layers, trim=trim) for model, (source, steps) in series.items()}
-    sweep.sweep([s for pair in specs.values() for s in pair], out, progress=progress, **cluster)
-    frames = [sweep_statistics(sweep.load(out, pair), layers=layers).assign(model=model)
-              for model, pair in specs.items()]
+    frames = []
+    for model, (source, steps) in series.items():
+        rows = pd.concat([sweep.cached(spec, out, progress=progress)
+                          for spec in sweep_specs(source, steps, layers=layers, trim=trim)], ignore_index=True)
+        frames.append(sweep_statistics(rows, layers=layers).assign(model=model))
     columns = ["model", "group", "statistic", "step", "value"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)

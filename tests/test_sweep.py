@@ -258,11 +258,22 @@ def test_drift_sweep_equals_runstats_on_the_same_tensors(client, hub, tmp_path):
     pd.testing.assert_frame_equal(swept[~drift_rows], serial[~drift_rows], check_exact=False, rtol=1e-12)
 
 
-def test_hub_statistics_gives_every_statistic_of_every_model(client, hub, tmp_path):
-    from npmk import runstats
+@pytest.fixture
+def shared_on_test_cluster(client):
+    """npmk.sweep.cached sends its tasks to the test's cluster (whose workers see the fake hub)."""
+    from npmk import sweep
+
+    sweep.use_scheduler(client.scheduler.address)
+    yield
+    sweep.use_scheduler(None)
+
+
+@pytest.mark.usefixtures("shared_on_test_cluster")
+def test_hub_statistics_gives_every_statistic_of_every_model(hub, tmp_path, monkeypatch):
+    from npmk import runstats, sweep
 
     series = {"neox": ("npmk-test/neox-fp16", [0, 1, 2]), "llama": ("npmk-test/llama-bf16", [1, 2])}
-    table = runstats.hub_statistics(series, tmp_path, client=client)
+    table = runstats.hub_statistics(series, tmp_path)
     assert list(table.columns) == ["model", "group", "statistic", "step", "value"]
     for model, (_, steps) in series.items():
         mine = table[table.model == model]
@@ -274,7 +285,8 @@ def test_hub_statistics_gives_every_statistic_of_every_model(client, hub, tmp_pa
         assert first[first.statistic.isin(["cosine", "rel_change"])].value.isna().all()
         later = mine[(mine.step > steps[0]) & (mine.statistic != "rel_change")]  # rel_change after step 0 is NaN
         assert later.value.notna().all()
-    again = runstats.hub_statistics(series, tmp_path, client=client)  # a rerun reads the finished tasks
-    pd.testing.assert_frame_equal(again, table)
-    with pytest.raises(ValueError, match="step999"):
-        runstats.hub_statistics({"gone": ("npmk-test/neox-fp16", [0, 999])}, tmp_path, client=client)
+    with monkeypatch.context() as mp:  # a rerun reads the finished tasks and sends nothing to a cluster
+        mp.setattr(sweep, "shared_client", lambda: pytest.fail("every task was finished"))
+        pd.testing.assert_frame_equal(runstats.hub_statistics(series, tmp_path), table)
+    with pytest.raises(sweep.SweepFailed, match="step999"):
+        runstats.hub_statistics({"gone": ("npmk-test/neox-fp16", [0, 999])}, tmp_path)
