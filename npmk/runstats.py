@@ -32,8 +32,8 @@ Two routes lead to the same aggregation, :func:`group_statistics`, which turns
 per-matrix rows and pooled fits into the long table:
 
 * in memory (:func:`weight_statistics`, :func:`run_statistics`): a lab run's
-  snapshots, per-matrix rows from :func:`npmk.spectra.spectra` and
-  :func:`npmk.spectra.drift`, pooled fits from :func:`npmk.snapshots.weight_fits`;
+  snapshots, per-matrix rows from :func:`npmk.spectra.snapshot_spectra`, pooled
+  fits from :func:`npmk.snapshots.weight_fits`;
 * from a checkpoint sweep (:func:`hub_statistics`): Hub checkpoints measured by
   :mod:`npmk.sweep` tasks (by tensor with the spectral and drift columns; by class
   and by layer for the pooled fits), read back from its Parquet rows
@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,9 @@ from npmk.runs import Run, get_run
 from npmk.skeleton import classify
 from npmk.snapshots import weight_fits
 from npmk.spectra import snapshot_spectra
+
+if TYPE_CHECKING:
+    from npmk.sweep import Spec
 
 __all__ = ["STATISTICS", "CLASSES", "group_statistics", "weight_statistics", "run_statistics", "sweep_specs",
            "sweep_statistics", "hub_statistics"]
@@ -184,7 +188,7 @@ def run_statistics(cfg: RunConfig) -> tuple[Run, pd.DataFrame]:
 # --- Hub checkpoint series, through npmk.sweep ------------------------------------------------------
 
 
-def sweep_specs(source: str, steps: Sequence[int], *, layers: bool = True, trim: float = 0.8):
+def sweep_specs(source: str, steps: Sequence[int], *, layers: bool = True, trim: float = 0.8) -> list[Spec]:
     """The :class:`npmk.sweep.Spec` s whose rows :func:`sweep_statistics` reads, for ``source``
     (a Hub id) at revisions ``step<N>`` of ``steps`` (ascending: the drift of each checkpoint
     is measured from the one listed before it).
