@@ -201,12 +201,14 @@ else:
 #
 # With hub access the `full` profile measures every statistic of
 # {mod}`npmk.runstats` on each size's checkpoints at its evaluated steps (from
-# step 1; the drift of each checkpoint is taken from the evaluated step before it)
-# as {mod}`npmk.sweep` tasks on a local Dask cluster, whose Parquet rows are
-# kept under the cache's `sweeps/emergence_pythia` so that a rerun measures only
-# what is missing. The lab's statistics come from the same aggregation
-# ({func}`npmk.runstats.group_statistics`). The section then applies the lab chapter's leave-one-out rule across sizes ({mod}`npmk.prediction`):
-# for a capability that emerges at three sizes or more, does a statistic's change
+# step 1; the drift of each checkpoint is taken from the evaluated step before
+# it). Each checkpoint is a few {mod}`npmk.sweep` tasks on a Dask cluster (a
+# local one, or the scheduler named by `NPMK_SCHEDULER`), whose Parquet rows stay
+# under the cache's `sweeps/emergence_pythia`, so a rerun measures only what is
+# missing; the lab's statistics go through the same aggregation
+# ({func}`npmk.runstats.group_statistics`). The section then applies the lab
+# chapter's leave-one-out rule across sizes ({mod}`npmk.prediction`): for a
+# capability that emerges at three sizes or more, does a statistic's change
 # point at the other sizes predict its emergence step at the left-out size better
 # than the median step of the others? (With five sizes the intervals are wide;
 # this is the check that a relationship found at 70M holds at 410M.) Offline the
