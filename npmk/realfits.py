@@ -68,27 +68,20 @@ def spectra_of(name: str, *, kinds: Sequence[str] | None = None) -> pd.DataFrame
     block matrix in the network's skeleton: embeddings and heads are left out (their
     vocabulary-sized dimension dominates the cost and they are no block's map), and
     ``kinds``, when given, narrows the set further. Quantized matrices are dequantized
-    first. Read one block at a time, so memory holds one block's matrices.
+    first. The per-matrix table the sweep's ``spectral`` medians come from
+    (:func:`npmk.sweep.matrix_spectra`), computed in this process and cached as CSV.
     """
     import torch
 
     from npmk import skeleton
     from npmk.checkpoints import open_checkpoint
-    from npmk.spectra import spectra
+    from npmk.sweep import matrix_spectra
+
+    blocks = set(kinds or skeleton.KINDS) - {"embed", "head"}
 
     def compute() -> pd.DataFrame:
-        ckpt = open_checkpoint(f"real:{name}")
-        fam = realnets.get(name).skeleton
-        by_layer: dict[int | None, list] = {}
-        for info in ckpt.infos():
-            d = skeleton.classify(info.name, info.shape, fam)
-            if d.include and len(info.shape) == 2 and d.kind not in ("embed", "head") and (
-                    kinds is None or d.kind in kinds):
-                by_layer.setdefault(d.layer, []).append(info)
-        parts = [spectra({i.name: ckpt.tensor(i) for i in infos}, family=fam, dtype=torch.float32, progress=False)
-                 for _, infos in sorted(by_layer.items(), key=lambda kv: -1 if kv[0] is None else kv[0])]
-        return pd.concat(parts, ignore_index=True)
+        return matrix_spectra(open_checkpoint(f"real:{name}"), realnets.get(name).skeleton, kinds=blocks,
+                              dtype=torch.float32)
 
     tag = "spectra" + ("" if kinds is None else "-" + "-".join(sorted(kinds)))
     return _cached(name, tag, compute)
-

@@ -271,43 +271,53 @@ def _hub_commit(ckpt) -> str | None:
     return None
 
 
-def _row_name(by: str, name: str, d) -> str:
-    """The row (population of :func:`npmk.measure`) that skeleton matrix ``name`` (decision ``d``) belongs to."""
-    block = f"{d.cls}/outside" if d.layer is None else f"{d.cls}/L{d.layer}"
-    return {"pooled": "pooled", "kind": d.kind, "tensor": name, "class": d.cls, "layer": block}[by]
+def matrix_spectra(ckpt, family: str, *, kinds=None, dtype=None) -> pd.DataFrame:
+    """:func:`npmk.spectra.spectra` of a checkpoint's 2-D skeleton matrices (of ``kinds`` only, when
+    given), read one block at a time (matrices outside the blocks first), so memory holds one
+    block's matrices; singular values in ``dtype`` (default float64)."""
+    import torch
 
-
-def _per_matrix(ckpt, before, family: str, by: str, spectral: bool) -> pd.DataFrame:
-    """Median spectral statistics (if ``spectral``) and drift from ``before`` (a checkpoint, or None)
-    per row (population) of ``by``; one matrix of each checkpoint in memory at a time."""
     from npmk import skeleton, spectra
 
-    earlier = {i.name: i for i in before.infos()} if before is not None else {}
-    columns = (_STATS if spectral else []) + (_DRIFT if before is not None else [])
-    per_matrix = []
+    by_layer: dict[int | None, list] = {}
+    for info in ckpt.infos():
+        d = skeleton.classify(info.name, info.shape, family)
+        if d.include and len(info.shape) == 2 and (kinds is None or d.kind in kinds):
+            by_layer.setdefault(d.layer, []).append(info)
+    parts = [spectra.spectra({i.name: ckpt.tensor(i) for i in infos}, family=family,
+                             dtype=dtype or torch.float64, progress=False)
+             for _, infos in sorted(by_layer.items(), key=lambda kv: -1 if kv[0] is None else kv[0])]
+    return pd.concat(parts, ignore_index=True)
+
+
+def matrix_drift(ckpt, before, family: str) -> pd.DataFrame:
+    """:func:`npmk.spectra.drift` of each 2-D skeleton matrix of ``ckpt`` from checkpoint ``before``,
+    with its kind, cls and layer; one matrix of each checkpoint in memory at a time."""
+    from npmk import skeleton, spectra
+
+    earlier = {i.name: i for i in before.infos()}
+    rows = []
     for info in ckpt.infos():
         d = skeleton.classify(info.name, info.shape, family)
         if not (d.include and len(info.shape) == 2):
             continue
-        t = ckpt.tensor(info)
-        values = {"name": _row_name(by, info.name, d)}
-        if spectral:
-            (_, sv), = spectra.singular_values({info.name: t})
-            stats = spectra.matrix_stats(sv)
-            values.update({s: stats[s] for s in _STATS})
-        if before is not None:
-            if info.name not in earlier:
-                raise KeyError(f"{info.name} is in {ckpt.label} but not in the previous checkpoint {before.label}")
-            moved = spectra.drift({info.name: before.tensor(earlier[info.name])}, {info.name: t}).iloc[0]
-            values.update({s: moved[s] for s in _DRIFT})
-        per_matrix.append(values)
-    frame = pd.DataFrame(per_matrix, columns=["name", *columns])
-    return frame.groupby("name", sort=False).median().reset_index()
+        if info.name not in earlier:
+            raise KeyError(f"{info.name} is in {ckpt.label} but not in the previous checkpoint {before.label}")
+        moved = spectra.drift({info.name: before.tensor(earlier[info.name])}, {info.name: ckpt.tensor(info)})
+        rows.append(moved.assign(kind=d.kind, cls=d.cls, layer=d.layer))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _medians(per_matrix: pd.DataFrame, by: str, columns: list[str]) -> pd.DataFrame:
+    """Medians of ``columns`` of per-matrix rows (name, kind, cls, layer) over each row (population) of ``by``."""
+    block = per_matrix["layer"].map(lambda x: "outside" if pd.isna(x) else f"L{x:.0f}")
+    row = {"pooled": "pooled", "kind": per_matrix["kind"], "class": per_matrix["cls"], "tensor": per_matrix["name"],
+           "layer": per_matrix["cls"] + "/" + block}
+    return per_matrix.assign(name=row[by])[["name", *columns]].groupby("name", sort=False).median().reset_index()
 
 
 def _rows(task: Task) -> pd.DataFrame:
     # Imported here, on the worker: the client (npmk sweep) never needs torch.
-    from npmk import skeleton
     from npmk._measure import measure
     from npmk.checkpoints import open_checkpoint
 
@@ -315,10 +325,12 @@ def _rows(task: Task) -> pd.DataFrame:
     df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,
                  progress=False)
     df = df.rename(columns={"lam": "lambda", "error": "fit_error"}).drop(columns=["source"])
-    before = open_checkpoint(task.source, task.previous) if task.previous is not None else None
-    if task.spectral or before is not None:
-        family = task.family or skeleton.family_of(ckpt.config or {})
-        df = df.merge(_per_matrix(ckpt, before, family, task.by, task.spectral), on="name", how="left")
+    family = df["family"].iloc[0]  # as measure resolved it
+    if task.spectral:
+        df = df.merge(_medians(matrix_spectra(ckpt, family), task.by, _STATS), on="name", how="left")
+    if task.previous is not None:
+        before = open_checkpoint(task.source, task.previous)
+        df = df.merge(_medians(matrix_drift(ckpt, before, family), task.by, _DRIFT), on="name", how="left")
     df["commit"] = _hub_commit(ckpt)
     df["bytes"] = sum(i.nbytes for i in ckpt.infos())
     return df

@@ -214,6 +214,41 @@ def test_subsample_is_passed_to_measure_and_recorded(hub):
     assert task.key != Task("npmk-test/neox-fp16", "step2").key
 
 
+def test_a_tuple_of_trims_is_one_task_and_a_refused_fit_is_a_row_not_a_failure(tmp_path):
+    from safetensors.torch import save_file
+
+    state = {k: v.contiguous() for k, v in zoo.build("gpt_neox", "tiny", seed=1).state_dict().items()}
+    state["gpt_neox.layers.0.mlp.dense_4h_to_h.weight"][:4] = 0.0  # zeros reach into a 100% body
+    save_file(state, tmp_path / "model.safetensors")
+    task = Task(str(tmp_path / "model.safetensors"), None, "pooled", (0.8, 1.0), family="gpt_neox")
+    rows = run_task(task)
+    assert list(rows.trim) == [0.8, 1.0] and (rows.error == "").all()
+    assert pd.isna(rows.fit_error.iloc[0]) and "zero" in rows.fit_error.iloc[1] and pd.isna(rows.k.iloc[1])
+    from npmk import measure
+
+    assert rows.k.iloc[0] == measure(state, family="gpt_neox", progress=False).k.iloc[0]
+    assert task.key != Task(task.source, None, "pooled", 0.8, family="gpt_neox").key
+    with pytest.raises(ValueError, match="trim"):
+        Spec(pairs=((task.source, None),), trim=(0.8, 1.5))
+
+
+def test_class_and_layer_rows_pool_the_class_matrices(hub):
+    from npmk import measure, skeleton
+    from npmk.checkpoints import open_checkpoint
+
+    layer = run_task(Task("npmk-test/llama-bf16", "step1", by="layer"))
+    cls = run_task(Task("npmk-test/llama-bf16", "step1", by="class")).set_index("name")
+    assert set(cls.index) == set(cls.cls) and {"Transmission", "Selection"} <= set(cls.index)
+    assert (layer.groupby("cls").n.sum() == cls.n.loc[layer.groupby("cls").n.sum().index]).all()
+    blocks = layer[layer.layer.notna()]
+    assert (blocks.name == blocks.cls + "/L" + blocks.layer.astype(str)).all()
+    ckpt = open_checkpoint("npmk-test/llama-bf16", "step1")
+    sel = {i.name: ckpt.tensor(i) for i in ckpt.infos()
+           if skeleton.classify(i.name, i.shape, "llama").cls == "Selection"}
+    direct = measure(sel, family="llama", progress=False).iloc[0]
+    assert (cls.k["Selection"], cls["lambda"]["Selection"], cls.n["Selection"]) == (direct.k, direct.lam, direct.n)
+
+
 # --- drift between consecutive revisions, and the emergence chapter's hub path -----------------------
 
 
