@@ -322,3 +322,12 @@ def test_hub_statistics_gives_every_statistic_of_every_model(hub, tmp_path, monk
         pd.testing.assert_frame_equal(runstats.hub_statistics(series, tmp_path), table)
     with pytest.raises(sweep.SweepFailed, match="step999"):
         runstats.hub_statistics({"gone": ("npmk-test/neox-fp16", [0, 999])}, tmp_path)
+
+
+def test_drift_from_a_spec_file_follows_each_sources_own_revisions(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("grid:\n  - sources: [a/x, a/y]\n    revisions: [step1, step8, step64]\ndrift: true\n")
+    previous = {(t.source, t.revision): t.previous for t in Spec.from_yaml(path).tasks()}
+    assert previous == {("a/x", "step1"): None, ("a/x", "step8"): "step1", ("a/x", "step64"): "step8",
+                        ("a/y", "step1"): None, ("a/y", "step8"): "step1", ("a/y", "step64"): "step8"}
+    assert all(t.previous is None for t in Spec.grid(["a/x"], ["step1", "step8"]).tasks())  # off by default
