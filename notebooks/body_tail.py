@@ -45,7 +45,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import measure, realfits, realnets
+from npmk import measure, page, realfits, realnets
 from npmk.data import MissingDataError, note_missing
 from npmk.ledger import check
 from npmk.runs import RunConfig, get_run
@@ -65,21 +65,11 @@ LABEL = {t: f"k at {int(round(100 * t))} %" for t in trims}
 # moves as the body opens.
 
 # %% tags=["remove-input"]
-rows, errors, missing = [], [], []
-
-
-def keep(label: str, group: str, df: pd.DataFrame) -> None:
-    """Rows (model, trim, k) of one multi-trim measurement, refused fits listed with their reason."""
-    for r in df.itertuples():
-        rows.append({"model": label, "group": group, "trim": r.trim, "k": r.k})
-        if isinstance(r.error, str):
-            errors.append({"model": label, "trim": f"{100 * r.trim:.0f} %", "reason": r.error[:160]})
-
-
+parts, missing = [], []  # one multi-trim measurement per network (model, group, trim, k, error)
 for n in nets:
     try:
-        keep(n, "real decoder LM" if realnets.get(n).decoder_lm else "real encoder / speech",
-             realfits.fits(n, "pooled", tuple(trims)))
+        parts.append(realfits.fits(n, "pooled", tuple(trims)).assign(
+            model=n, group="real decoder LM" if realnets.get(n).decoder_lm else "real encoder / speech"))
     except MissingDataError as err:
         missing.append(err)
 run_objs = {}
@@ -88,22 +78,24 @@ for spec in runs:
     name = f"lab {run.config.arch}-{run.config.size}"
     run_objs[name] = run
     last = run.snapshot_steps[-1]
-    keep(f"{name} @ {last}", "lab run", measure(run.snapshot(last), family=run.family, trim=trims, progress=False))
+    parts.append(measure(run.snapshot(last), family=run.family, trim=trims, progress=False)
+                 .assign(model=f"{name} @ {last}", group="lab run"))
 for src in models:
-    keep(str(src), "user", measure(src, revision=revisions.get(src), subsample=subsample, seed=seed, trim=trims,
-                                   progress=False))
+    parts.append(measure(src, revision=revisions.get(src), subsample=subsample, seed=seed, trim=trims,
+                         progress=False).assign(model=str(src), group="user"))
 
-long = pd.DataFrame(rows)
+long = pd.concat(parts, ignore_index=True)[["model", "group", "trim", "k", "error"]]
+errors = long[long["error"].notna()]  # fits the engine refused, with its reason
 order = pd.MultiIndex.from_frame(long[["model", "group"]].drop_duplicates())
 final = long.pivot(index=["model", "group"], columns="trim", values="k").reindex(index=order, columns=trims)
 final = final.rename(columns=LABEL).reset_index()
 for err in missing:
     note_missing(err)
 # a refused fit shows as a dash; the list below gives the reason
-display(npmk.style.table(final, {c: "{:.4f}" for c in LABEL.values()}))
-if errors:
+page.table(final, dict.fromkeys(LABEL.values(), ".4f"))
+if len(errors):
     display(Markdown("Fits the engine refused:"))
-    display(npmk.style.table(pd.DataFrame(errors)))
+    page.table(errors.assign(reason=errors["error"].str[:160])[["model", "trim", "reason"]], {"trim": ".0%"})
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Pooled k of each final network at the three trims: middle 80 %, middle 90 % and all values. A missing point at 100 % is a refused fit (exact zeros in the body). Grey band: NPM-K's band, stated for the 80 % body.", "name": "fig-bt-final"}}
 fig, ax = plt.subplots(figsize=(7.0, 3.8))
@@ -178,10 +170,9 @@ common = final.dropna()  # networks fitted at every trim; spreads over different
 both = final.dropna(subset=[LABEL[0.8], LABEL[0.9]]) if {0.8, 0.9} <= set(trims) else final
 
 
-def spread(df: pd.DataFrame, t: float) -> float:
-    return float(df[LABEL[t]].max() - df[LABEL[t]].min()) if len(df) else math.nan
-
-
+# spread (max − min) of k over the networks, by trim column
+spread_both = (both[list(LABEL.values())].max() - both[list(LABEL.values())].min()).to_dict()
+spread_common = (common[list(LABEL.values())].max() - common[list(LABEL.values())].min()).to_dict()
 glue("n_models", int(len(common)), display=False)
 glue("n_models_all", int(len(final)), display=False)
 glue("n_refused", len(errors), display=False)
@@ -189,14 +180,14 @@ real = final[final["model"].isin(nets)]
 glue("n_real", int(len(real)), display=False)
 glue("n_real_refused", int(real[LABEL[max(trims)]].isna().sum()), display=False)
 if {0.8, 0.9, 1.0} <= set(trims):
-    glue("spread_80", spread(both, 0.8), display=False)
-    glue("spread_90", spread(both, 0.9), display=False)
+    glue("spread_80", spread_both[LABEL[0.8]], display=False)
+    glue("spread_90", spread_both[LABEL[0.9]], display=False)
     glue("shift_90", float((both[LABEL[0.9]] - both[LABEL[0.8]]).mean()) if len(both) else math.nan, display=False)
-    glue("spread_80_common", spread(common, 0.8), display=False)
-    glue("spread_100", spread(common, 1.0), display=False)
+    glue("spread_80_common", spread_common[LABEL[0.8]], display=False)
+    glue("spread_100", spread_common[LABEL[1.0]], display=False)
     testable = len(common) >= 3 and common["model"].isin(nets).any()
-    _ = check("body_tail_masking", bool(spread(common, 1.0) > spread(common, 0.8)) if testable else None,
-              shown=f"spread {spread(common, 0.8):.4f} at 80 %, {spread(common, 1.0):.4f} at 100 %" if testable else None,
+    _ = check("body_tail_masking", bool(spread_common[LABEL[1.0]] > spread_common[LABEL[0.8]]) if testable else None,
+              shown=f"spread {spread_common[LABEL[0.8]]:.4f} at 80 %, {spread_common[LABEL[1.0]]:.4f} at 100 %" if testable else None,
               why="exact zeros leave fewer than three networks, registry networks among them, with a 100 % fit")
 wide = series.pivot_table(index=["run", "step"], columns="trim", values="k").dropna()
 if {0.8, 0.9, 1.0} <= set(wide.columns):

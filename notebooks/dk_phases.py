@@ -62,12 +62,12 @@ import re
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
 from myst_nb import glue
 
 import npmk
 import npmk.style
-from npmk import data, dynamics_data, ledger, measure, phases, sweep
+from npmk import data, dynamics_data, ledger, measure, page, phases, sweep
+from npmk.ledger import DASH
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
@@ -109,7 +109,7 @@ if hub_series:  # one npmk.sweep task per checkpoint, on a local Dask cluster; r
     sweep.sweep(hub_spec, hub_out, progress=False)
     hub_rows = sweep.load(hub_out, hub_spec)
     if (hub_rows.error != "").any():
-        display(hub_rows.loc[hub_rows.error != "", ["source", "revision", "error"]])
+        page.table(hub_rows.loc[hub_rows.error != "", ["source", "revision", "error"]])
     hub_rows = hub_rows[hub_rows.error == ""]
     hub_rows = hub_rows.assign(step=hub_rows.revision.str.replace(r"\D", "", regex=True).astype(int))
     for hub_id, df in hub_rows.groupby("source", sort=False):
@@ -124,14 +124,13 @@ for name, df in curves.items():
     ph = phases.detect_phases(df["step"], df["k"], bandwidth=bandwidth, eps=eps)
     results[name] = ph
     last = float(df["step"].max())
-    row = {"series": name, "last step": last}
-    for label, p in (("formation", ph.formation), ("anchor", ph.anchor), ("bifurcation", ph.bifurcation)):
-        row[label] = "—" if p is None else (f"{p.start:,.0f}" if p.start == p.end else f"{p.start:,.0f}–{p.end:,.0f}")
-    row["order as published"] = all(p is not None for p in (ph.formation, ph.anchor, ph.bifurcation))
-    row["anchor / last step"] = math.nan if ph.anchor is None else ph.anchor.start / last
-    table.append(row)
+    table.append({"series": name, "last step": last,
+                  **{label: page.span(p.start, p.end, ",.0f") if p else DASH
+                     for label, p in zip(phases.PHASE_NAMES, (ph.formation, ph.anchor, ph.bifurcation))},
+                  "order as published": phases.has_published_order(ph),
+                  "anchor / last step": math.nan if ph.anchor is None else ph.anchor.start / last})
 table = pd.DataFrame(table)
-display(npmk.style.table(table, {"last step": "{:,.0f}", "anchor / last step": "{:.1%}"}))
+page.table(table, {"anchor / last step": ".1%"})
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "NPM-dk: Weibull shape k (points) and its smoothed curve against training step (top), and dk/dlog10(step) with the flat band |dk| ≤ ε (bottom); shaded: the phases the rule finds in the last series shown.", "name": "fig-dk-phases"}}
 show = [n for n in curves if not n.endswith(("Transmission", "Selection"))]
@@ -178,7 +177,7 @@ if REAL in curves:
             null_rows.append({"null model": method, "check": label, "real series passes": res.observed,
                               "null pass rate": res.rate})
     null_table = pd.DataFrame(null_rows)
-    display(npmk.style.table(null_table, {"null pass rate": "{:.0%}"}))
+    page.table(null_table, {"null pass rate": ".0%"})
     rate = null_table.set_index(["check", "null model"])["null pass rate"]
 glue("n_null", n_null, display=False)
 
@@ -207,7 +206,8 @@ glue("n_null", n_null, display=False)
 # to the Transmission matrices; how the whole skeleton (which NPM-K pools) moves
 # is shown only by the self-trained runs offline and by the hub revisions in
 # `full`. The self-trained runs are short and small; their whole-skeleton series
-# give {glue:text}`lab_order_text`. The phase table above lists every series, so
+# show all three phases in {glue:text}`lab_n_ordered` of {glue:text}`lab_n_series`.
+# The phase table above lists every series, so
 # a reader can see where the rule does and does not find three phases.
 #
 # ## What it shows
@@ -219,18 +219,11 @@ glue("n_null", n_null, display=False)
 #   so the agreement with the published description is not evidence for it.
 
 # %% tags=["remove-cell"]
-def span(p) -> str:
-    if p is None:
-        return "— (not found)"
-    return f"{p.start:,.0f}" if p.start == p.end else f"{p.start:,.0f}–{p.end:,.0f}"
-
-
 real = results.get(REAL)
 if real is not None:
     found = phases.has_published_order(real)
-    glue("real_formation", span(real.formation), display=False)
-    glue("real_anchor", span(real.anchor), display=False)
-    glue("real_bifurcation", span(real.bifurcation), display=False)
+    for label, p in zip(phases.PHASE_NAMES, (real.formation, real.anchor, real.bifurcation)):
+        glue(f"real_{label}", page.span(p.start, p.end, ",.0f") if p else "— (not found)", display=False)
     pct = 100 * real.anchor.start / 143000 if real.anchor else math.nan
     early = pct <= 100 * early_fraction
     glue("real_anchor_pct", pct, display=False)
@@ -257,5 +250,5 @@ else:
         ledger.check(claim_id, None, why="the dynamics paper's k-by-step file is missing")
 glue("early_pct", 100 * early_fraction, display=False)
 lab = table[table["series"].str.startswith("lab") & ~table["series"].str.endswith(("Transmission", "Selection"))]
-glue("lab_order_text", f"all three phases in {int(lab['order as published'].sum())} of {len(lab)} pooled series",
-     display=False)
+glue("lab_n_ordered", int(lab["order as published"].sum()), display=False)
+glue("lab_n_series", len(lab), display=False)

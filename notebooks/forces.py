@@ -44,12 +44,11 @@ end_frac = 0.25  # rise phase ends at this fraction of training
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
 from myst_nb import glue
 
 import npmk.style
 from npmk import dynamics as dy
-from npmk import dynamics_data
+from npmk import dynamics_data, page
 from npmk.data import load_or_note_missing
 from npmk.page import glue_number
 from npmk.runs import RunConfig, get_run
@@ -60,17 +59,10 @@ W, T = dynamics_data.PAPER_WARMUP, dynamics_data.PAPER_STEPS
 
 #: readable headings of the budget tables (shares in % of |A| + I + D)
 HEADINGS = {"group": "class", "share_min": "lowest %", "share_median": "median %", "share_max": "highest %",
-            "n": "logged steps", "logged steps": "logged steps", "rms": "RMS", "align_pct": "alignment %",
-            "inj_pct": "injection %", "decay_pct": "decay %", "lam": "fitted λ"}
-
-
-def show(df, formats=None, index=False):
-    """Display a budget table with readable headings: shares to 2 decimals, RMS and λ to 4."""
-    out = df.rename(columns=HEADINGS)
-    if "class" in out:
-        out["class"] = out["class"].str.removeprefix("class:")
-    fmt = {c: "{:.2f}" for c in out if str(c).endswith("%")} | {c: "{:.4f}" for c in ("RMS", "fitted λ") if c in out}
-    display(npmk.style.table(out, fmt | (formats or {}), index=index))
+            "n": "logged steps", "rms": "RMS", "align_pct": "alignment %", "inj_pct": "injection %",
+            "decay_pct": "decay %", "lam": "fitted λ"}
+#: shares to 2 decimals
+SHARES = dict.fromkeys(["lowest %", "median %", "highest %"], ".2f")
 
 
 # %% [markdown]
@@ -102,8 +94,8 @@ if published is not None:
     glue_number("pub_sw_without", 100 * sw_without, "superweight_without")
     table = pd.concat([seeds, llama]).assign(
         share_min=lambda d: 100 * d["share_min"], share_median=lambda d: 100 * d["share_median"],
-        share_max=lambda d: 100 * d["share_max"]).rename(columns={"n": "logged steps"})
-    show(table)
+        share_max=lambda d: 100 * d["share_max"])
+    page.table(table.rename(columns=HEADINGS), SHARES)
 
 # %% [markdown]
 # Across the four seeds the rise-phase alignment share spans
@@ -128,8 +120,10 @@ if published is not None:
     traj = dynamics_data.load_trajectory("baseline")
     ours["lam"] = np.interp(ours["step"], traj["step"], traj["lam"])
     both = ours.set_index("step").join(paper)
-    show(both, {"paper col. 2": "{:.3f}"} | {c: "{:.1f}" for c in both if c.endswith("%") and c.startswith("paper")},
-         index=True)
+    page.table(both.rename(columns=HEADINGS),
+               {"RMS": ".4f", "alignment %": ".2f", "injection %": ".2f", "decay %": ".2f", "fitted λ": ".4f",
+                "paper col. 2": ".3f", "paper align%": ".1f", "paper inj%": ".1f", "paper decay%": ".1f"},
+               index=True)
     glue_number("pub_table_align_5000", both.loc[5000, "align_pct"], "force_table_5000")
     glue_number("pub_table_align_20000", both.loc[20000, "align_pct"], "force_table_20000")
     # the printed column has three decimals: RMS matches it if every rounded value does
@@ -154,7 +148,9 @@ if published is not None:
 if published is not None:
     qk = published[published["run"] == "llama_qk"]
     qk_rise = dy.rise_share_summary(qk, W, T, by="group")
-    show(qk_rise.assign(**{c: 100 * qk_rise[c] for c in ["share_min", "share_median", "share_max"]}))
+    page.table(qk_rise.assign(group=qk_rise["group"].str.removeprefix("class:"),
+                              **{c: 100 * qk_rise[c] for c in ["share_min", "share_median", "share_max"]})
+               .rename(columns=HEADINGS), SHARES)
     sel_row = qk_rise.set_index("group").loc["class:Selection"]
     glue_number("pub_sel_share_median", 100 * sel_row["share_median"])
 
@@ -212,7 +208,7 @@ plt.show()
 own_rise = dy.rise_share_summary(budget, cfg0.warmup, cfg0.steps, by="run")
 for col in ["share_min", "share_median", "share_max"]:
     own_rise[col] = 100 * own_rise[col]
-show(own_rise)
+page.table(own_rise.rename(columns=HEADINGS), SHARES)
 pythia_rows = own_rise[own_rise["run"].str.startswith("pythia")]
 glue_number("own_rise_share_pythia_min", pythia_rows["share_median"].min(), "own_rise_share_pythia_min")
 glue_number("own_rise_share_pythia_max", pythia_rows["share_median"].max(), "own_rise_share_pythia_max")
@@ -279,7 +275,8 @@ plt.show()
 
 # %% tags=["remove-input"]
 sel_rise = dy.rise_share_summary(sel, cfg0.warmup, cfg0.steps, by="run")
-show((sel_rise.set_index("run")[["share_min", "share_median", "share_max"]] * 100).reset_index())
+page.table((sel_rise.set_index("run")[["share_min", "share_median", "share_max"]] * 100).rename(columns=HEADINGS),
+           SHARES, index=True)
 glue_number("own_sel_share_median", 100 * sel_rise["share_median"].median(), "own_selection_share")
 sel_end = sel[sel["step"] == sel["step"].max()]
 glue_number("own_sel_end_align_over_decay", float((sel_end["align"].abs() / sel_end["decay"]).median()))

@@ -107,26 +107,21 @@ fits = {dt: measure({n: t.to(getattr(torch, dt)) for n, t in ref.items()}, by="k
 page.glue_values(init_dtype_dk=(fits[dtype].k - fits["float32"].k).abs().max())
 del ref
 
-kinds, tensors, pooled = [], [], []
+fits = []  # every family's fits by kind, pooled and (with per_tensor) per matrix, column `by`
 for i, fam in enumerate(families):
     model = zoo.build(fam, size=zoo_size, seed=seed + i, dtype=getattr(torch, dtype))
     sigma, n_layer = zoo.sigma_init(model), model.config.num_hidden_layers
     state = zoo.unique_state_dict(model)
-    for by, sink in (("kind", kinds), ("pooled", pooled)) + ((("tensor", tensors),) if per_tensor else ()):
-        sink.append(measure(state, by=by, family=fam, trim=trim, progress=False)
-                    .assign(family=fam, sigma_init=sigma, n_layer=n_layer))
+    for by in ("kind", "pooled", "tensor") if per_tensor else ("kind", "pooled"):
+        fits.append(measure(state, by=by, family=fam, trim=trim, progress=False)
+                    .assign(by=by, family=fam, sigma_init=sigma, n_layer=n_layer))
     del model, state
-
-
-def annotate(df: pd.DataFrame) -> pd.DataFrame:
-    """λ/σ_init, RMS/λ and the z-scores of k and λ/σ_init against the anchor."""
-    out = df.assign(lam_over_sigma=df.lam / df.sigma_init, rms_over_lam=df.rms / df.lam)
-    return out.assign(z_k=(out.k - k0) * np.sqrt(out.n) / c_k,
-                      z_lam=(out.lam_over_sigma - lam0) * np.sqrt(out.n) / c_lam)
-
-
-kinds, pooled = annotate(pd.concat(kinds, ignore_index=True)), annotate(pd.concat(pooled, ignore_index=True))
-tensors = annotate(pd.concat(tensors, ignore_index=True)) if per_tensor else kinds
+fits = pd.concat(fits, ignore_index=True)
+# λ/σ_init, RMS/λ, and the z-scores of k and λ/σ_init against the anchor
+fits = fits.assign(lam_over_sigma=fits.lam / fits.sigma_init, rms_over_lam=fits.rms / fits.lam)
+fits = fits.assign(z_k=(fits.k - k0) * np.sqrt(fits.n) / c_k, z_lam=(fits.lam_over_sigma - lam0) * np.sqrt(fits.n) / c_lam)
+kinds, pooled = (fits[fits.by == by].reset_index(drop=True) for by in ("kind", "pooled"))
+tensors = fits[fits.by == "tensor"].reset_index(drop=True) if per_tensor else kinds
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Shape k (left) and scale λ/σ_init (right) of every matrix at initialisation, against the number of values fitted. The line is the anchor, the grey band ±3 standard deviations of a half-normal sample of that size.", "name": "fig-init-every-matrix"}}
 fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.4))

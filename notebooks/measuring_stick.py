@@ -50,7 +50,7 @@ from myst_nb import glue
 
 import npmk
 import npmk.style
-from npmk import ledger, weibull
+from npmk import ledger, page, weibull
 
 npmk.style.use()
 rng = np.random.default_rng(seed)
@@ -80,7 +80,7 @@ glue("lam_mc", float(mc.lam), display=False)
 glue("n_mc", f"{n_mc:,}", display=False)
 ledger.check("halfnormal_k0", float(k0))
 ledger.check("halfnormal_lam0", float(lam0))
-npmk.style.table(anchor, dict.fromkeys(anchor.columns, "{:.5f}"), index=True)
+page.table(anchor, dict.fromkeys(anchor.columns, ".5f"), index=True)
 
 # %% [markdown]
 # Quadrature gives $k_0 =$ {glue:text}`k0:.5f` and $\lambda_0 =$
@@ -146,7 +146,7 @@ for t in trims:
 trim_table = pd.DataFrame(trim_rows).set_index("trim")
 for t in (0.8, 0.9, 1.0):  # the text quotes these three whatever `trims` holds
     glue(f"k0_trim{round(t * 100)}", float(weibull.halfnormal_anchor(trim=t)[0]), display=False)
-npmk.style.table(trim_table, dict.fromkeys(trim_table.columns, "{:.5f}"), index=True).format_index("{:.0%}")
+page.table(trim_table.rename(index="{:.0%}".format), dict.fromkeys(trim_table.columns, ".5f"), index=True)
 
 # %% [markdown]
 # On the half-normal the anchor is {glue:text}`k0_trim80:.4f` at 80 %,
@@ -193,7 +193,7 @@ glue("hist_limit_s1", hist_limit[1.0], display=False)
 glue("hist_limit_s002", hist_limit[0.02], display=False)
 ledger.check("npmhist_sigma1", float(hist_limit[1.0]), fmt=".4f")
 ledger.check("npmhist_sigma002", float(hist_limit[0.02]), fmt=".4f")
-npmk.style.table(estimators, {"σ": "{:g}", "k": "{:.5f}", "λ / σ": "{:.5f}"})
+page.table(estimators, {"σ": "g", "k": ".5f", "λ / σ": ".5f"})
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Fitted k of three estimators on the same half-normal draws at σ = 1 and σ = 0.02; dashed: the quadrature anchor. Only the histogram estimator depends on σ.", "name": "fig-ms-estimators"}}
 fig, ax = plt.subplots()
@@ -255,11 +255,11 @@ glue("minilm_k", float(pooled["k"].iloc[0]), display=False)
 glue("minilm_lam", float(pooled["lam"].iloc[0]), display=False)
 glue("minilm_n", f"{int(pooled['n'].iloc[0]):,}", display=False)
 glue("model_label", model_label, display=False)
-npmk.style.table(
+page.table(
     per_kind[["name", "cls", "k", "lam", "r2", "n", "rms", "q99_q50"]].rename(
         columns={"name": "kind", "cls": "class", "lam": "λ", "r2": "R²", "n": "values", "rms": "RMS",
                  "q99_q50": "q99 / q50"}),
-    {"k": "{:.4f}", "λ": "{:.5f}", "R²": "{:.5f}", "values": "{:,}", "RMS": "{:.5f}", "q99 / q50": "{:.3f}"})
+    {"k": ".4f", "λ": ".5f", "R²": ".5f", "RMS": ".5f", "q99 / q50": ".3f"})
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Weibull shape k per component kind of the measured model, coloured by class; dashed: the half-normal anchor; red: the pooled skeleton.", "name": "fig-ms-kinds"}}
 from npmk.style import CLASS_COLORS
@@ -287,8 +287,8 @@ plt.show()
 # checkpoint holds an exact zero, one more reason to fit the body.
 
 # %% tags=["remove-input"]
-npmk.style.table(pooled_trims.rename(columns={"lam": "λ", "r2": "R²"}), {"k": "{:.4f}", "λ": "{:.5f}", "R²": "{:.5f}"},
-                 index=True).format_index("{:.0%}")
+page.table(pooled_trims.rename(index="{:.0%}".format, columns={"lam": "λ", "r2": "R²"}),
+           {"k": ".4f", "λ": ".5f", "R²": ".5f"}, index=True)
 
 # %% [markdown]
 # ## 5. Tied output heads
@@ -315,8 +315,7 @@ glue("tied_k_once", float(tied_table.loc["once", "k"]), display=False)
 glue("tied_dk", float(tied_table.loc["state_dict", "k"] - tied_table.loc["once", "k"]), display=False)
 glue("tied_extra_pct", float(100 * (tied_table.loc["state_dict", "n"] / tied_table.loc["once", "n"] - 1)),
      display=False)
-npmk.style.table(tied_table.rename(columns={"n": "values", "lam": "λ"}), {"values": "{:,}", "k": "{:.5f}", "λ": "{:.5f}"},
-                 index=True)
+page.table(tied_table.rename(columns={"n": "values", "lam": "λ"}), {"k": ".5f", "λ": ".5f"}, index=True)
 
 # %% [markdown]
 # Listing the head twice adds {glue:text}`tied_extra_pct:.1f`% of values and moves

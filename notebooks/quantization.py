@@ -48,14 +48,17 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import ledger, measure, realnets
+from npmk import ledger, measure, page, realnets
 from npmk.quant_shift import (
     band_verdict,
     bias_bands,
     corrected_interval,
+    direction,
+    lowest_type,
     resolution,
     sample_chunks,
     shift_table,
+    shift_text,
 )
 from npmk.quantize import TYPES, roundtrip
 from npmk.runs import RunConfig, get_run
@@ -90,7 +93,7 @@ glue("quant_band_width", WIDTH, display=False)
 fmt = pd.DataFrame([{"type": t.name, "bits per weight": t.bits, "values per block": t.block,
                      "quantizer": "gguf" if t.quantizer == "gguf" else "npmk port of llama.cpp"}
                     for t in TYPES.values() if t.name in types])
-display(fmt.style.hide(axis="index").format({"bits per weight": "{:.4g}"}))
+page.table(fmt, {"bits per weight": ".4g"})
 
 # %% [markdown]
 # ## The networks and the sample
@@ -130,9 +133,7 @@ nets = list(samples)
 pooled = shifts[shifts["population"] == "pooled"]
 
 # %% tags=["remove-input"]
-display(noise.style.hide(axis="index").format(
-    {"skeleton values": "{:,}", "sampled": "{:,}", "k, all values": "{:.4f}", "k, sample": "{:.4f}",
-     "sample − all": "{:+.4f}"}))
+page.table(noise, {"k, all values": ".4f", "k, sample": ".4f", "sample − all": "+.4f"})
 
 # %% [markdown]
 # The sample's own $k$ differs from the fit of every value by up to
@@ -151,28 +152,13 @@ display(noise.style.hide(axis="index").format(
 # $\Delta k$ against the storage cost.
 
 # %% tags=["remove-input"]
-def signed(v: float, digits: int) -> str:
-    """v with sign at ``digits`` decimals; a value that rounds to zero shows +0, never -0."""
-    return f"{round(v, digits) + 0.0:+.{digits}f}"
-
-
-def cell_dk(r) -> str:
-    if not math.isfinite(r.dk):
-        return "— (not fitted)"
-    star = " *" if r.method == "sort-censored" else ""
-    if abs(r.dk) < 5e-5 and not r.se_dk >= 5e-5:
-        return "< 0.0001" + star
-    se = f" ± {r.se_dk:.4f}" if math.isfinite(r.se_dk) else ""
-    return f"{signed(r.dk, 4)}{se}{star}"
-
-
-head = pooled.assign(cell_k=[cell_dk(r) for r in pooled.itertuples()],
-                     cell_l=[f"{signed(100 * r.dlam, 2)}%" if math.isfinite(r.dlam) else "—" for r in pooled.itertuples()])
+head = pooled.assign(cell_k=[shift_text(r.dk, r.se_dk, r.method) for r in pooled.itertuples()],
+                     cell_l=pooled["dlam"].map(lambda v: page.number(v, "+.2%")))
 table = head.pivot(index="type", columns="network", values=["cell_k", "cell_l"]).reindex(types)
 table = table.reorder_levels([1, 0], axis=1).reindex(columns=pd.MultiIndex.from_product([nets, ["cell_k", "cell_l"]]))
 table = table.rename(columns={"cell_k": "Δk", "cell_l": "Δλ"}, level=1)
-table.index = [f"{t} ({TYPES[t].bits:.3g} bits)" for t in table.index]
-display(table.fillna("—"))
+table.index = pd.Index([f"{t} ({TYPES[t].bits:.3g} bits)" for t in table.index], name="type")
+page.table(table, index=True)
 
 # %% [markdown]
 # \* the zeros reach into the 80% body, so the fit is left-censored at zero (see
@@ -222,11 +208,10 @@ plt.show()
 # each network and type.
 
 # %% tags=["remove-input", "hide-output"]
-per_kind = kinds.assign(cell=[f"{signed(r.dk, 4)} / {signed(100 * r.dlam, 2)}%" if math.isfinite(r.dk) else "—"
-                              for r in kinds.itertuples()])
+per_kind = kinds.assign(cell=[f"{page.number(r.dk, '+.4f')} / {page.number(r.dlam, '+.2%')}" if math.isfinite(r.dk)
+                              else "—" for r in kinds.itertuples()])
 per_kind = per_kind.pivot_table(index=["network", "population"], columns="type", values="cell", aggfunc="first")
-per_kind = per_kind.reindex(columns=types).rename_axis(index=["network", "kind"], columns="Δk / Δλ")
-display(per_kind.fillna("—"))
+page.table(per_kind.reindex(columns=types).rename_axis(index=["network", "kind"]), index=True)
 
 # %% [markdown]
 # (quant-zeros)=
@@ -246,8 +231,8 @@ display(per_kind.fillna("—"))
 # %% tags=["remove-input"]
 zeros = pooled.pivot(index="type", columns="network", values="zero_frac").reindex(types)[nets]
 censored = pooled.pivot(index="type", columns="network", values="method").reindex(types)[nets]
-ztab = zeros.map(lambda v: f"{100 * v:.2f}%") + censored.map(lambda m: " *" if m == "sort-censored" else "")
-display(ztab)
+page.table(zeros.map(lambda v: page.number(v, ".2%")) + censored.map(lambda m: " *" if m == "sort-censored" else ""),
+           index=True)
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Weibull probability plot of the first network's sampled skeleton before and after quantization (every 200th order statistic). Dashed: the 80% body. Q4_0's zeros, which have no logarithm, occupy the ranks below the dotted line.", "name": "fig-quant-probplot"}}
 first = samples[nets[0]]
@@ -285,10 +270,9 @@ plt.show()
 # %% tags=["remove-input"]
 bands = bias_bands(shifts).reindex(types)
 bands["resolves"] = resolution(bands, WIDTH)
-btab = bands.assign(**{"bias band": [f"[{signed(a, 4)}, {signed(b, 4)}]" if math.isfinite(a) else "—"
-                                     for a, b in zip(bands["lo"], bands["hi"])]})
-btab.index = [f"{t} ({TYPES[t].bits:.3g} bits)" for t in btab.index]
-display(btab[["bias band", "resolves"]])
+btab = bands.assign(**{"bias band": [page.span(a, b, "+.4f", brackets=True) for a, b in zip(bands["lo"], bands["hi"])]})
+btab.index = pd.Index([f"{t} ({TYPES[t].bits:.3g} bits)" for t in btab.index], name="type")
+page.table(btab[["bias band", "resolves"]], index=True)
 
 # %% [markdown]
 # ## Reading the 4-bit language models
@@ -319,18 +303,10 @@ lm = pd.DataFrame(lm_rows, columns=["network", "types", "k (file)", "bias band",
                                     "in band as read"])
 
 # %% tags=["remove-input"]
-def span(p, with_sign: bool = False) -> str:
-    a, b = p
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return "—"
-    return f"[{signed(a, 4)}, {signed(b, 4)}]" if with_sign else f"[{a:.4f}, {b:.4f}]"
-
-
 if len(lm):
-    display(lm.assign(**{"bias band": lm["bias band"].map(lambda p: span(p, True)),
-                         "k unquantized": lm["k unquantized"].map(span),
-                         "in band as read": lm["in band as read"].map({True: "yes", False: "no"})})
-            .style.hide(axis="index").format({"k (file)": "{:.4f}"}))
+    page.table(lm.assign(**{"bias band": lm["bias band"].map(lambda p: page.span(*p, "+.4f", brackets=True)),
+                            "k unquantized": lm["k unquantized"].map(lambda p: page.span(*p, brackets=True))}),
+               {"k (file)": ".4f"})
 else:
     display(Markdown("No 4-bit language model is read in this profile (`lms` is empty), "
                      "so there is no table and no figure of them."))
@@ -378,27 +354,14 @@ if len(lm):
 #   table; none is a large decoder LM.
 
 # %% tags=["remove-cell"]
-def worst(t: str) -> float:
-    return float(bands.loc[t, "worst"]) if t in bands.index else math.nan
-
-
 glue("groups", groups, display=False)
 glue("sample_dev", float(noise["sample − all"].abs().max()), display=False)
 glue("tol", WIDTH / 4, display=False)
 for key, t in {"q8": "Q8_0", "q6k": "Q6_K", "q4k": "Q4_K", "q41": "Q4_1", "q40": "Q4_0"}.items():
-    glue(f"worst_{key}", worst(t), display=False)
+    glue(f"worst_{key}", float(bands["worst"].get(t, math.nan)), display=False)
 q50 = pooled.loc[pooled["type"] == "Q5_0", "dk"]
 glue("q50_lo", float(q50.min()) if len(q50) else math.nan, display=False)
 glue("q50_hi", float(q50.max()) if len(q50) else math.nan, display=False)
-
-
-def direction(dk: pd.Series) -> str:
-    """Which way a type moves k over the networks, in words."""
-    if not len(dk):
-        return "—"
-    return "up on every network" if (dk > 0).all() else "down on every network" if (dk < 0).all() else "in both directions"
-
-
 glue("nets_phrase", "the one network" if len(nets) == 1 else f"the {len(nets)} networks", display=False)
 glue("q50_dir", direction(q50), display=False)
 glue("q40_dir", direction(pooled.loc[pooled["type"] == "Q4_0", "dk"]), display=False)
@@ -406,32 +369,20 @@ z50 = pooled.loc[pooled["type"] == "Q5_0", "zero_frac"]
 glue("zero_q50", float(z50.mean()) if len(z50) else math.nan, display=False)
 z40 = pooled.loc[pooled["type"] == "Q4_0", "zero_frac"]
 glue("zero_q40", float(z40.mean()) if len(z40) else math.nan, display=False)
-
-
-def lowest(level: set[str]) -> str:
-    ok = bands[bands["resolves"].isin(level)]
-    if not len(ok):
-        return "none"
-    t = min(ok.index, key=lambda n: TYPES[n].bits)
-    return f"{t} ({TYPES[t].bits:.3g} bits)"
-
-
-glue("lowest_asis", lowest({"as is"}), display=False)
-glue("lowest_corr", lowest({"as is", "after correction"}), display=False)
+for key, levels in (("lowest_asis", {"as is"}), ("lowest_corr", {"as is", "after correction"})):
+    t = lowest_type(bands, levels)
+    glue(key, f"{t} ({TYPES[t].bits:.3g} bits)" if t else "none", display=False)
 glue("not_resolving", ", ".join(bands.index[bands["resolves"].isin({"no", "unknown"})]) or "none", display=False)
 kk = kinds.loc[kinds["dk"].abs().idxmax()]
 glue("worst_kind", float(abs(kk["dk"])), display=False)
 glue("worst_kind_type", f"{kk['type']} ({kk['population']}, {kk['network']})", display=False)
+# one reading per LM read; a profile that reads none says so
+glue("lm_readings", "; ".join(f"{r.network} has k = {r[3]:.4f} as read, {page.span(*r[5], brackets=True)} "
+                              f"unquantized ({r.band})" for r in lm.itertuples())
+     or "none in this profile (it reads no 4-bit language model)", display=False)
 
-# %% tags=["remove-input"]
-# one sentence per LM read; a profile that reads none says so once
-if len(lm):
-    readings = "; ".join(f"{r.network} has k = {r[3]:.4f} as read, {span(r[5])} unquantized ({r.band})"
-                         for r in lm.itertuples())
-    display(Markdown(f"Read from their 4-bit files: {readings}, with respect to the NPM-K band. These "
-                     "readings assume that the shift of a type depends on the format more than on the "
-                     "network, which the spread between the networks measured here supports only as far "
-                     "as the band's width."))
-else:
-    display(Markdown("No 4-bit language model is read in this profile, so the bias band is not applied "
-                     "to any file here."))
+# %% [markdown]
+# Read from their 4-bit files, with respect to the NPM-K band:
+# {glue:text}`lm_readings`. These readings assume that the shift of a type
+# depends on the format more than on the network, which the spread between the
+# networks measured here supports only as far as the band's width.

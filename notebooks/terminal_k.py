@@ -49,9 +49,9 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import data, database, ledger, measure, realfits, realnets, sweep
+from npmk import data, database, ledger, measure, page, realfits, realnets, sweep
 from npmk.data import MissingDataError, note_missing
-from npmk.ledger import check, number_or_dash
+from npmk.ledger import check
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
@@ -61,10 +61,6 @@ published["published_k"] = published["model"].map({"Pythia-1B": ledger.claim("py
 BAND = npmk.style.K_BAND
 nets = realnets.names(real_networks) if isinstance(real_networks, str) else list(real_networks)
 
-
-def table(df: pd.DataFrame, formats: dict[str, str]) -> None:
-    """Show a DataFrame as a formatted table: given number formats, an em dash for missing values."""
-    display(df.style.format(formats, na_rep="—").hide(axis="index"))
 
 
 # %% [markdown]
@@ -77,8 +73,8 @@ def table(df: pd.DataFrame, formats: dict[str, str]) -> None:
 # guessed.
 
 # %% tags=["remove-input"]
-table(published[["family", "model", "revision", "published_k"]].rename(columns={"published_k": "published k"}),
-      {"published k": "{:.4f}"})
+page.table(published[["family", "model", "revision", "published_k"]].rename(columns={"published_k": "published k"}),
+           {"published k": ".4f"})
 
 # %% [markdown]
 # ## The real networks
@@ -96,7 +92,7 @@ registry = pd.DataFrame([{
     "format": realnets.get(n).fmt, "storage": realnets.get(n).dtype,
     "parameters (M)": realnets.get(n).params / 1e6, "licence": realnets.get(n).licence,
 } for n in nets])
-table(registry, {"parameters (M)": "{:,.0f}"})
+page.table(registry, {"parameters (M)": ",.0f"})
 
 # %% [markdown]
 # ## Pooled skeleton against the band
@@ -107,17 +103,7 @@ table(registry, {"parameters (M)": "{:,.0f}"})
 # disk by weights hash and code version ({mod}`npmk.realfits`).
 
 # %% tags=["remove-input"]
-rows, missing = [], []
-
-
-def add(label: str, group: str, fit: pd.Series | None, note: str) -> None:
-    """One row of the pooled table; a source that could not be measured keeps a row saying why."""
-    if fit is None:
-        rows.append({"model": label, "group": group, "k": math.nan, "lam": math.nan, "n": math.nan, "note": note})
-    else:
-        rows.append({"model": label, "group": group, "k": fit["k"], "lam": fit["lam"], "n": fit["n"], "note": note})
-
-
+rows, missing = [], []  # one row per source; one that could not be measured keeps a row saying why
 pooled_real, kinds_real = {}, {}
 for n in nets:
     net = realnets.get(n)
@@ -127,12 +113,13 @@ for n in nets:
         kinds_real[n] = realfits.fits(n, "kind", (0.8,))
     except MissingDataError as err:
         missing.append(err)
-        add(n, group, None, "not measured: weights not available offline")
+        rows.append({"model": n, "group": group, "note": "not measured: weights not available offline"})
         continue
     pooled_real[n] = p
     fit = p[p["trim"] == 0.8].iloc[0]
-    add(n, group, fit, f"{net.family}; {net.dtype}" + (f"; dequantized {fit['quantized']}"
-                                                      if isinstance(fit["quantized"], str) else ""))
+    rows.append({"model": n, "group": group, "k": fit["k"], "lam": fit["lam"], "n": fit["n"],
+                 "note": f"{net.family}; {net.dtype}" + (f"; dequantized {fit['quantized']}"
+                                                         if isinstance(fit["quantized"], str) else "")})
 
 run_objs = {}
 for spec in runs:
@@ -140,12 +127,14 @@ for spec in runs:
     step = run.snapshot_steps[-1]
     label = f"lab {run.config.arch}-{run.config.size} @ {step}"
     run_objs[label] = run
-    add(label, "lab run", measure(run.snapshot(step), family=run.family, progress=False).iloc[0],
-        f"{run.family}, CPU run, {step} steps")
+    fit = measure(run.snapshot(step), family=run.family, progress=False).iloc[0]
+    rows.append({"model": label, "group": "lab run", "k": fit["k"], "lam": fit["lam"], "n": fit["n"],
+                 "note": f"{run.family}, CPU run, {step} steps"})
 
 for src in models:
-    add(str(src), "user", measure(src, revision=revisions.get(src), subsample=subsample, seed=seed,
-                                  progress=False).iloc[0], "named in `models`")
+    fit = measure(src, revision=revisions.get(src), subsample=subsample, seed=seed, progress=False).iloc[0]
+    rows.append({"model": str(src), "group": "user", "k": fit["k"], "lam": fit["lam"], "n": fit["n"],
+                 "note": "named in `models`"})
 
 if paper_models:  # one npmk.sweep task per model, on a local Dask cluster; a failure is an error row
     paper_specs = [sweep.Spec(pairs=tuple(zip(g.hub_id, g.revision)), seed=seed,
@@ -156,16 +145,16 @@ if paper_models:  # one npmk.sweep task per model, on a local Dask cluster; a fa
     paper_rows = sweep.load(paper_out, paper_specs).set_index(["source", "revision"])
     for p in published.itertuples():
         r = paper_rows.loc[(p.hub_id, p.revision)]
-        add(p.model, "paper model (Hub)", r.rename({"lambda": "lam"}) if r.error == "" else None,
-            f"revision {p.revision}" if r.error == "" else f"not measured: {r.error}"[:200])
+        rows.append({"model": p.model, "group": "paper model (Hub)",
+                     **({"k": r["k"], "lam": r["lambda"], "n": r["n"], "note": f"revision {p.revision}"} if r.error == ""
+                        else {"note": f"not measured: {r.error}"[:200]})})
 
-measured = pd.DataFrame(rows)
+measured = pd.DataFrame(rows, columns=["model", "group", "k", "lam", "n", "note"])
 measured["in band"] = np.where(measured["k"].isna(), "—",
                                np.where(measured["k"].between(*BAND), "inside", "outside"))
 for err in missing:
     note_missing(err)
-table(measured.rename(columns={"lam": "λ", "n": "values"}),
-      {"k": "{:.4f}", "λ": "{:.4g}", "values": "{:,.0f}"})
+page.table(measured.rename(columns={"lam": "λ", "n": "values"}), {"k": ".4f", "λ": ".4g", "values": ",.0f"})
 
 # %% [markdown]
 # {numref}`fig-tk-pooled` sets each pooled $k$ beside the band and the one
@@ -214,7 +203,7 @@ plt.show()
 # %% tags=["remove-input"]
 if len(per_kind):
     wide = per_kind.pivot_table(index="network", columns="name", values="k").reindex(columns=present)
-    table(wide.reset_index(), {c: "{:.3f}" for c in present})
+    page.table(wide, dict.fromkeys(present, ".3f"), index=True)
 
 # %% [markdown]
 # ## Spectra beside weightwatcher
@@ -239,8 +228,7 @@ for n in spectra_networks:
                           "effective rank / min(m,n)": (g["effective_rank"] / g[["rows", "cols"]].min(axis=1)).median()})
 spec = pd.DataFrame(spec_rows)
 if len(spec):
-    table(spec, {"matrices": "{:d}", "α median": "{:.2f}", "stable rank median": "{:.1f}",
-                 "effective rank / min(m,n)": "{:.3f}"})
+    page.table(spec, {"α median": ".2f", "stable rank median": ".1f", "effective rank / min(m,n)": ".3f"})
 
 # %% tags=["remove-input"]
 ww_diff = math.nan
@@ -274,8 +262,8 @@ if weightwatcher_network and weightwatcher_network in pooled_real:
                             "α weightwatcher": ww_df["alpha"].to_numpy()})
         cmp["|difference|"] = (cmp["α npmk"] - cmp["α weightwatcher"]).abs()
         ww_diff = float(cmp["|difference|"].max())
-        table(cmp.head(8), {"α npmk": "{:.4f}", "α weightwatcher": "{:.4f}", "|difference|": "{:.1e}"})
-glue("ww_max_diff", number_or_dash(ww_diff, ".1e"), display=False)
+        page.table(cmp.head(8), {"α npmk": ".4f", "α weightwatcher": ".4f", "|difference|": ".1e"})
+glue("ww_max_diff", page.number(ww_diff, ".1e"), display=False)
 glue("ww_network", weightwatcher_network or "none", display=False)
 
 # %% [markdown]
@@ -318,11 +306,6 @@ glue("ww_network", weightwatcher_network or "none", display=False)
 #   ({glue:text}`ledger.pythia1b_k.verdict`).
 
 # %% tags=["remove-input"]
-def first_k(prefix: str) -> float:
-    sub = measured[measured["model"].str.startswith(prefix)].dropna(subset=["k"])
-    return float(sub["k"].iloc[0]) if len(sub) else math.nan
-
-
 dec = measured[(measured["group"] == "real decoder LM") & measured["k"].notna()]
 other = measured[(measured["group"] == "real encoder / speech") & measured["k"].notna()]
 # a profile whose network list holds no decoder LM (smoke) says so instead of quoting NaN
@@ -331,10 +314,13 @@ k_dec_text = (f"from {dec['k'].min():.4f} to {dec['k'].max():.4f} "
               else "not measured in this profile (none of its real networks is a decoder LM)")
 glue("k_dec_text", k_dec_text, display=False)
 glue("k_other_text", "; ".join(f"{m} {k:.4f}" for m, k in zip(other["model"], other["k"])) or "—", display=False)
-k_minilm = first_k("all-MiniLM")
+# the first measured k of the sources whose label starts so (NaN when none was measured)
+k_first = {prefix: float(next(iter(measured.loc[measured["model"].str.startswith(prefix), "k"].dropna()), math.nan))
+           for prefix in ("all-MiniLM", "lab pythia", "lab llama")}
+k_minilm = k_first["all-MiniLM"]
 glue("k_minilm", k_minilm, display=False)
-glue("k_lab_pythia", first_k("lab pythia"), display=False)
-glue("k_lab_llama", first_k("lab llama"), display=False)
+glue("k_lab_pythia", k_first["lab pythia"], display=False)
+glue("k_lab_llama", k_first["lab llama"], display=False)
 sel_below = 0
 for d in kinds_real.values():
     d = d.set_index("name")

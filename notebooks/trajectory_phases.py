@@ -47,12 +47,11 @@ published = True  # also apply the phase rule to the paper's shipped trajectorie
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
 from myst_nb import glue
 from scipy import stats
 
 import npmk.style
-from npmk import dynamics_data, ledger
+from npmk import dynamics_data, ledger, page
 from npmk.data import load_or_note_missing
 from npmk.dynamics import class_forces
 from npmk.lambda_phases import (
@@ -88,23 +87,15 @@ def legend_phases(ax):
 #: readable headings of the phase and sweep tables
 HEADINGS = {"arch": "run", "cls": "class", "name": "layer", "knob": "swept", "factor": "factor", "lr": "η",
             "wd": "λ_wd", "onset_step": "onset step", "peak_step": "peak step", "peak_lam": "peak λ",
-            "init_lam": "initial λ", "end_lam": "final λ", "relaxed": "relaxed", "floor_step": "floor step",
-            "floor_lam": "floor λ", "floor_reached": "floor reached", "overshoot": "peak / floor",
+            "end_lam": "final λ", "relaxed": "relaxed", "floor_step": "floor step",
+            "floor_reached": "floor reached", "overshoot": "peak / floor",
             "tau_steps": "τ (steps)", "T_over_tau": "T/τ", "lam_peak_step": "λ peak step",
             "w2_peak_step": "‖W‖² peak step", "balance_cross_step": "ratio < 1 from step",
             "ratio_on_floor": "ratio on the floor", "ratio_last_10pct": "ratio, last 10 %"}
-STEP_COLUMNS = [h for k, h in HEADINGS.items() if k.endswith("step") or k == "tau_steps"]
-
-
-def show(df):
-    """Display a phase or sweep table with readable headings; steps as integers, λ to 4 decimals."""
-    # initial and floor λ stay out so that the table fits the page (a floor λ is within 2 % of the final λ)
-    out = df.drop(columns=["init_lam", "floor_lam"], errors="ignore").rename(columns=HEADINGS)
-    formats = {c: "{:,.0f}" for c in STEP_COLUMNS if c in out}
-    formats |= {c: "{:.2f}" for c in ("peak / floor", "T/τ", "factor") if c in out}
-    formats |= {c: "{:.3f}" for c in ("ratio on the floor", "ratio, last 10 %") if c in out}
-    formats |= {c: "{:g}" for c in ("η", "λ_wd") if c in out}
-    display(npmk.style.table(out, formats))
+#: the columns of lambda_phase_table shown (initial and floor λ stay out so that the table fits the page;
+#: a floor λ is within 2 % of the final λ) and their formats
+PHASE_SHOWN = ["onset_step", "peak_step", "peak_lam", "end_lam", "relaxed", "floor_step", "floor_reached", "overshoot"]
+PHASE_FORMATS = {"peak λ": ".4f", "final λ": ".4f", "peak / floor": ".2f"}
 
 
 # %% [markdown]
@@ -119,7 +110,7 @@ runs = {spec["arch"]: get_run(RunConfig.from_spec(spec)) for spec in runs}
 traj = pd.concat([snapshot_fits(r, classes=("Transmission", "Selection")).assign(arch=a) for a, r in runs.items()], ignore_index=True)
 traj = traj[traj.step > 0]  # log-step axes; step 0 equals step 1 to within one update
 cls_phases = lambda_phase_table(traj[traj.level == "class"], by=["arch", "cls"])
-show(cls_phases)
+page.table(cls_phases[["arch", "cls", *PHASE_SHOWN]].rename(columns=HEADINGS), PHASE_FORMATS)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Transmission λ of the book's own runs against training step: per layer (coloured) and for the whole class (black); shading: the λ phases the rule finds in the class curve.", "name": "fig-tp-own-lambda"}}
 fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.9), squeeze=False, sharey=True)
@@ -140,7 +131,7 @@ plt.show()
 
 # %% tags=["hide-input"]
 layer_phases = lambda_phase_table(traj[traj.level == "layer"], by=["arch", "name"])
-show(layer_phases)
+page.table(layer_phases[["arch", "name", *PHASE_SHOWN]].rename(columns=HEADINGS), PHASE_FORMATS)
 
 # %% [markdown]
 # ## The floor against the equilibrium condition
@@ -187,7 +178,8 @@ plt.show()
 
 # %% tags=["hide-input"]
 eq = pd.DataFrame(eq_rows)
-show(eq)
+page.table(eq.rename(columns=HEADINGS), {"η": "g", "λ_wd": "g", "τ (steps)": ",.0f", "T/τ": ".2f",
+                                         "ratio on the floor": ".3f", "ratio, last 10 %": ".3f"})
 
 # %% tags=["remove-input"]
 for r in eq.itertuples():
@@ -256,7 +248,8 @@ for knob, x, cfg in sweep_cfgs:
 sweep = pd.DataFrame(rows)
 wd_rows = sweep[(sweep.knob == "wd") | (sweep.factor == 1.0)].assign(knob="wd")
 sweep_all = pd.concat([sweep[sweep.knob == "lr"], wd_rows], ignore_index=True).drop_duplicates(["knob", "lr", "wd"])
-show(sweep_all)
+page.table(sweep_all.rename(columns=HEADINGS), {"factor": "g", "η": "g", "λ_wd": "g", "peak λ": ".4f",
+                                                "final λ": ".4f", "T/τ": ".2f"})
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Transmission λ of the sweep runs against training step: learning-rate sweep (left) and weight-decay sweep (right); triangles: the peaks.", "name": "fig-tp-sweeps"}}
 curves = pd.concat(curves, ignore_index=True)
@@ -289,8 +282,7 @@ ledger.check("own_peak_steeper", slopes["lr"]["peak"] >= slopes["lr"]["end"] if 
              shown=f"{slopes['lr']['peak']:.2f} vs {slopes['lr']['end']:.2f}",
              why="not testable: no run of the η sweep relaxed")
 slope_table = pd.DataFrame(slopes).T.rename(columns={"peak": "d ln λ_peak / d ln x", "end": "d ln λ_end / d ln x"})
-display(npmk.style.table(slope_table.rename(index={"lr": "η", "wd": "λ_wd"}), {c: "{:+.2f}" for c in slope_table},
-                         index=True))
+page.table(slope_table.rename(index={"lr": "η", "wd": "λ_wd"}), dict.fromkeys(slope_table, "+.2f"), index=True)
 
 # %% [markdown]
 # Scaling η ({numref}`fig-tp-sweeps`), the peak λ moves as η^{glue:text}`tp_sweep_lr_peak_slope:.2f` and
@@ -320,9 +312,9 @@ if published:
     real = load_or_note_missing(dynamics_data.load_real_closure)
     if real is not None:
         pub["real_pythia_70m"] = real.rename(columns={"lam_obs": "lam"})[["step", "lam"]]
-pub_traj = pd.concat([d.assign(run=n) for n, d in pub.items()], ignore_index=True) if pub else pd.DataFrame()
-pub_phases = lambda_phase_table(pub_traj, by="run") if pub else pd.DataFrame()
-show(pub_phases)
+if pub:
+    pub_phases = lambda_phase_table(pd.concat([d.assign(run=n) for n, d in pub.items()], ignore_index=True), by="run")
+    page.table(pub_phases[["run", *PHASE_SHOWN]].rename(columns=HEADINGS), PHASE_FORMATS)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Left: the aggregate Transmission λ trajectories the dynamics paper ships. Right: real Pythia-70M with the λ phases the rule finds.", "name": "fig-tp-published"}}
 if pub:
@@ -370,8 +362,8 @@ if published:
             glue(f"tp_pub_depth_rho_{name}", float(rho), display=False)
             if name == "baseline":  # the paper's claim is only the sign: deeper blocks larger
                 ledger.check("depth_rho", bool(rho > 0), shown=f"ρ = {rho:.2f}")
-    display(npmk.style.table(pd.DataFrame({"run": list(per_layer), "Spearman ρ (block, final λ)": list(per_layer.values())}),
-                             {"Spearman ρ (block, final λ)": "{:.2f}"}))
+    page.table(pd.DataFrame({"run": list(per_layer), "Spearman ρ (block, final λ)": list(per_layer.values())}),
+               {"Spearman ρ (block, final λ)": ".2f"})
 
 # %% [markdown]
 # The paper's runs under the rule ({numref}`fig-tp-published`): the η sweep's peak λ scales as

@@ -47,17 +47,15 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
 from myst_nb import glue
 from scipy import stats
 
 import npmk
 import npmk.style
-from npmk import data, database, ledger, measure, realfits, realnets, skeleton
+from npmk import data, database, ledger, measure, page, realfits, realnets, skeleton
 from npmk.checkpoints import open_checkpoint
 from npmk.data import MissingDataError
-from npmk.ledger import verdict
-from npmk.models import model_config
+from npmk.page import glue_number
 from npmk.runs import RunConfig, get_run
 
 npmk.style.use()
@@ -67,14 +65,11 @@ CLAIMS = {cid: ledger.claim(cid) for cid in ("ffn_band", "ffn_cv", "lambda_r", "
 for _c in CLAIMS.values():
     glue(f"ledger.{_c.id}.published", _c.published, display=False)
 C = npmk.style.CLASS_COLORS
-
-
-def table(df: pd.DataFrame, index: bool = False) -> None:
-    """Show a DataFrame as a formatted table: 4 decimals, integers as integers, an em dash for missing values."""
-    fmt = {c: "{:,.0f}" if pd.api.types.is_integer_dtype(df[c]) else "{:.4f}"
-           for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
-    styled = df.style.format(fmt, na_rep="—")
-    display(styled if index else styled.hide(axis="index"))
+#: readable headings of the diagnosis tables
+HEADINGS = {"attention": "attention", "k_transmission": "k_T", "k_selection": "k_S", "lam_transmission": "λ_T",
+            "drift": "drift k₀ − k_S", "t_over_tau": "T/τ", "published_state": "published state",
+            "reference_nearest": "reference library's nearest", "reference_ties_at_0": "its ties at 0"}
+DIAGNOSIS_FORMATS = {"k_T": ".4f", "k_S": ".4f", "drift k₀ − k_S": ".4f", "T/τ": ".3f"}
 
 # %% [markdown]
 # ## DATABASE_v9_1 recomputed
@@ -97,20 +92,13 @@ if db is not None:
         "published": [CLAIMS["ffn_band"].lo, CLAIMS["ffn_band"].hi, CLAIMS["ffn_cv"].value,
                       CLAIMS["lambda_r"].value, CLAIMS["lambda_slope"].value],
     }, index=["FFN band low", "FFN band high", "FFN CV (%)", "Pearson r (λ)", "slope through 0 (λ)"])
-    table(result, index=True)
-    glue("ffn_lo", band.lo, display=False)
-    glue("ffn_hi", band.hi, display=False)
-    glue("ffn_cv_pct", 100 * band.cv, display=False)
-    glue("lam_r", sc.r, display=False)
-    glue("lam_slope", sc.slope, display=False)
-    pband = (CLAIMS["ffn_band"].lo, CLAIMS["ffn_band"].hi)
-    glue("ffn_band_verdict", verdict(band.lo, pband) if verdict(band.lo, pband) != "reproduced"
-         else verdict(band.hi, pband), display=False)
-    glue("ffn_cv_verdict", verdict(round(100 * band.cv, 2), CLAIMS["ffn_cv"].value, tol=0.005),
-         display=False)
-    glue("lam_r_verdict", verdict(round(sc.r, 2), CLAIMS["lambda_r"].value, tol=0.005), display=False)
-    glue("lam_slope_verdict", verdict(round(sc.slope, 3), CLAIMS["lambda_slope"].value, tol=0.0005),
-         display=False)
+    page.table(result, {"ours": ".4f", "published": ".4g"}, index=True)
+    glue_number("ffn_lo", band.lo)
+    glue_number("ffn_hi", band.hi)
+    ledger.check("ffn_band", (band.lo, band.hi))
+    glue_number("ffn_cv_pct", 100 * band.cv, "ffn_cv")
+    glue_number("lam_r", sc.r, "lambda_r")
+    glue_number("lam_slope", sc.slope, "lambda_slope")
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "DATABASE_v9_1 recomputed. Left: median k per component kind of each of the 12 entries, coloured by class, with the recomputed FFN band. Right: mean Transmission λ of the five Pythia entries against √(η/λ_wd), with the least-squares line through the origin.", "name": "fig-tp-database"}}
 if db is not None:
@@ -167,8 +155,9 @@ if db is not None:
 # %% tags=["remove-input"]
 if db is not None:
     diag_db = database.diagnose_entries(db)
-    table(diag_db[["attention", "k_transmission", "k_selection", "drift", "severity", "t_over_tau",
-                     "state", "published_state"]], index=True)
+    page.table(diag_db[["attention", "k_transmission", "k_selection", "drift", "severity", "t_over_tau",
+                        "state", "published_state"]].rename_axis("entry").rename(columns=HEADINGS),
+               DIAGNOSIS_FORMATS, index=True)
     n_match = int((diag_db["state"] == diag_db["published_state"]).sum())
     glue("n_state_match", n_match, display=False)
     # Selection k range per storage type, against the published ranges
@@ -176,27 +165,17 @@ if db is not None:
     sel["storage"] = np.select([sel["arch"].str.endswith("merged"), sel["arch"].str.startswith("GQA")],
                                ["merged_qkv", "gqa"], "mha_separate")
     ranges = sel.groupby("storage")["k"].agg(["min", "max"])
-    for storage in ("mha_separate", "gqa", "merged_qkv"):
-        lo, hi = ranges.loc[storage]
-        published_range = CLAIMS[{"mha_separate": "selection_k_mha", "gqa": "selection_k_gqa",
-                                   "merged_qkv": "selection_k_merged"}[storage]]
-        plo, phi = published_range.lo, published_range.hi
-        ok = abs(round(lo, 2) - plo) <= 0.005 and abs(round(hi, 2) - phi) <= 0.005
-        glue(f"sel_{storage}", f"[{lo:.3f}, {hi:.3f}]", display=False)
-        glue(f"sel_{storage}_verdict", "reproduced" if ok else f"miss ([{lo:.3f}, {hi:.3f}] vs [{plo}, {phi}])",
-             display=False)
-    table(ranges, index=True)
+    for storage, claim_id in (("mha_separate", "selection_k_mha"), ("gqa", "selection_k_gqa"),
+                              ("merged_qkv", "selection_k_merged")):
+        ledger.check(claim_id, tuple(ranges.loc[storage]))
+    page.table(ranges.rename(columns={"min": "lowest Selection k", "max": "highest Selection k"}),
+               {"lowest Selection k": ".3f", "highest Selection k": ".3f"}, index=True)
     pyth = diag_db[db["merged_qkv"]]
     glue("rho_qkv_tt", float(stats.spearmanr(pyth["t_over_tau"], pyth["k_selection"]).statistic), display=False)
-
 # %% [markdown]
 # ## Our models, matrix by matrix
 
 # %% tags=["remove-input"]
-def attention_of_run(run) -> skeleton.AttentionArch:
-    cfg = model_config(run.config.arch, run.config.size, run.data["vocab_size"], run.config.seq_len)
-    return skeleton.attention_arch(cfg)
-
 
 models_measured = {}  # label -> (per-tensor DataFrame, attention, steps/eta/wd or None)
 for n in (realnets.names(real_networks) if isinstance(real_networks, str) else real_networks):
@@ -211,7 +190,7 @@ series = []
 for rc in runs:
     run = get_run(RunConfig.from_spec(rc))
     name = f"lab {run.config.arch}-{run.config.size}"
-    att = attention_of_run(run)
+    att = skeleton.attention_arch(run.model_config)
     for step in run.thinned_steps(max_snapshots):
         t = measure(run.snapshot(step), by="tensor", family=run.family, progress=False)
         t["step"] = step
@@ -232,7 +211,9 @@ for label, (t, _att, _budget) in models_measured.items():
                               "n_matrices": len(g), "k_median": g["k"].median(), "k_min": g["k"].min(),
                               "k_max": g["k"].max(), "lam_median": g["lam"].median()})
 per_kind_ours = pd.DataFrame(per_kind_rows)
-table(per_kind_ours)
+page.table(per_kind_ours.rename(columns={"cls": "class", "n_matrices": "matrices", "k_median": "median k",
+                                         "k_min": "lowest k", "k_max": "highest k", "lam_median": "median λ"}),
+           {"median k": ".4f", "lowest k": ".4f", "highest k": ".4f", "median λ": ".4g"})
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The lab runs' snapshots: median k (left) and median λ (right) over the Transmission and Selection matrices, by training step (log axis; step 0 drawn at 0.5).", "name": "fig-tp-series"}}
 if len(series):
@@ -292,7 +273,7 @@ for label, (t, att, budget) in models_measured.items():
             row.update(reference_nearest=f"error: {exc}"[:80], reference_ties_at_0=math.nan)
     rows.append(row)
 diag_ours = pd.DataFrame(rows)
-table(diag_ours)
+page.table(diag_ours.rename(columns=HEADINGS), DIAGNOSIS_FORMATS)
 
 # %% [markdown]
 # ## What it shows
@@ -300,9 +281,9 @@ table(diag_ours)
 # On the published table the two-class picture is in the numbers: every entry's
 # Transmission median sits within a few thousandths of the anchor except OLMo-1
 # (whose W_o is at 1.04), while the Selection medians spread from deep (OLMo,
-# separate Q/K: {glue:text}`sel_mha_separate`) through moderate (small Pythia
-# merged W_qkv: {glue:text}`sel_merged_qkv` over all five sizes) to mild (GQA:
-# {glue:text}`sel_gqa`). Across the five Pythia sizes the merged-qkv $k$ falls as
+# separate Q/K: {glue:text}`ledger.selection_k_mha.ours`) through moderate (small Pythia
+# merged W_qkv: {glue:text}`ledger.selection_k_merged.ours` over all five sizes) to mild (GQA:
+# {glue:text}`ledger.selection_k_gqa.ours`). Across the five Pythia sizes the merged-qkv $k$ falls as
 # T/τ grows, but not strictly: Pythia-410M and -1B share T/τ = 0.429 with
 # different $k$, and 6.9B (T/τ 0.17) sits just below 1B; the Spearman
 # correlation of T/τ with the qkv $k$ is {glue:text}`rho_qkv_tt:.2f`.
@@ -326,22 +307,15 @@ table(diag_ours)
 #   similarity in $k$, not a claim that two networks share a training recipe.
 
 # %% tags=["remove-input"]
-def k_range(col: str, decoder: bool) -> str:
-    """'from lo to hi' of a diagnosis column over the registry's decoder LMs or over its other networks.
-
-    A profile whose network list holds none of them (smoke has no decoder LM) says so.
-    """
-    names = [n for n in diag_ours["model"] if n in realnets.REALNETS and realnets.get(n).decoder_lm == decoder]
-    v = diag_ours.set_index("model").loc[names, col].dropna()
-    if not len(v):
-        kind = "a decoder LM" if decoder else "an encoder or speech model"
-        return f"not measured in this profile (none of its real networks is {kind})"
-    return f"from {v.min():.4f} to {v.max():.4f}"
-
-
-for key, col, dec in (("kT_dec", "k_transmission", True), ("kS_dec", "k_selection", True),
-                      ("kT_enc", "k_transmission", False)):
-    glue(f"{key}_text", k_range(col, dec), display=False)
+# the range of a diagnosis column over the registry's decoder LMs or over its other networks
+by_model = diag_ours.set_index("model")
+for key, col, decoder in (("kT_dec", "k_transmission", True), ("kS_dec", "k_selection", True),
+                          ("kT_enc", "k_transmission", False)):
+    v = by_model.loc[[n for n in by_model.index if n in realnets.REALNETS
+                      and realnets.get(n).decoder_lm == decoder], col].dropna()
+    kind = "a decoder LM" if decoder else "an encoder or speech model"
+    glue(f"{key}_text", f"from {v.min():.4f} to {v.max():.4f}" if len(v)
+         else f"not measured in this profile (none of its real networks is {kind})", display=False)
 for label, r in diag_ours.set_index("model").iterrows():
     key = label.split(" @ ")[0].replace(" ", "_").replace("-", "_").lower()
     glue(f"tt_{key}", r["t_over_tau"], display=False)

@@ -42,13 +42,12 @@ dt_sweep = [50, 100, 250, 500]  # logging intervals (steps) for the paper's Δt 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
 from myst_nb import glue
 
 import npmk.style
 from npmk import dynamics as dy
-from npmk import dynamics_data, ledger
-from npmk.data import load_or_note_missing
+from npmk import dynamics_data, ledger, page
+from npmk.data import MissingDataError, note_missing
 from npmk.page import glue_number
 from npmk.runs import RunConfig, get_run
 from npmk.snapshots import snapshot_fits
@@ -66,20 +65,14 @@ npmk.style.use()
 # is the median over blocks at the last snapshot ({numref}`fig-ws-klock-published`).
 
 # %% tags=["remove-input"]
-def load_published():
-    """Per self-trained run: Transmission forces, trajectory, per-block fits, class size; plus the real-Pythia files."""
-    runs = {}
-    for run in ("baseline", "seed3", "seed4", "llama"):
-        forces = dynamics_data.load_force_log(run)
-        arch = dynamics_data.FORCE_LOGS[run][1]
-        runs[run] = (forces[forces["group"] == "class:Transmission"], dynamics_data.load_trajectory(run),
-                     dynamics_data.class_params(dynamics_data.load_config(arch)))
+try:  # per self-trained run: Transmission forces, trajectory, class size; per-block fits; the real-Pythia files
+    pub = {run: dynamics_data.load_loop_inputs(run) for run in ("baseline", "seed3", "seed4", "llama")}
     per_layer = {arch: dynamics_data.load_per_layer(run) for arch, run in (("pythia", "baseline"), ("llama", "llama"))}
-    return (runs, per_layer, dynamics_data.load_real_closure(), dynamics_data.load_real_perblock_k(),
-            dynamics_data.load_trajectory("continue"))
-
-
-pub, per_layer, real, real_blocks, cont = load_or_note_missing(load_published) or (None,) * 5
+    real, real_blocks = dynamics_data.load_real_closure(), dynamics_data.load_real_perblock_k()
+    cont = dynamics_data.load_trajectory("continue")
+except MissingDataError as err:  # the cells below that need these files test pub for None
+    note_missing(err)
+    pub = None
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Median Weibull shape k over the six blocks of the paper's self-trained runs, by training step (published per-block fits); dotted: the final real Pythia-70M checkpoint, median over its Transmission matrices; grey band: the paper's FFN band.", "name": "fig-ws-klock-published"}}
 if pub is not None:
@@ -133,8 +126,9 @@ if pub is not None:
     glue_number("anchor_rms_over_lam", 1 / lam0)
     glue_number("anchor_gamma", rms_over_lambda(k0))
     bridge_table = late.groupby("model")[["measured", "gamma", "rel_gap"]].median()
-    display(npmk.style.table(bridge_table.rename(columns={"measured": "RMS/λ measured", "gamma": "√Γ(1 + 2/k)",
-                                                          "rel_gap": "relative gap"}), index=True))
+    page.table(bridge_table.rename(columns={"measured": "RMS/λ measured", "gamma": "√Γ(1 + 2/k)",
+                                            "rel_gap": "relative gap"}),
+               dict.fromkeys(["RMS/λ measured", "√Γ(1 + 2/k)", "relative gap"], ".4f"), index=True)
 
 # %% [markdown]
 # After step 5,000 the fitted trajectories have RMS/λ ≈ {glue:text}`pub_bridge_measured:.3f`
@@ -171,9 +165,10 @@ if pub is not None:
         "RMS/λ used (1/mean λ/RMS)": {r: 1 / lp.lam_per_rms for r, lp in loops.items()},
         "logRMSE (Γ variant)": {r: lp.log_rmse for r, lp in gamma_loops.items()},
     })
-    display(npmk.style.table(summary, index=True))
-    display(npmk.style.table(sweep.pivot(index="Δt", columns="run", values="logRMSE")
-                             .rename(columns=lambda r: f"logRMSE, {r}"), index=True))
+    page.table(summary.rename_axis("run"), dict.fromkeys(["logRMSE (paper's procedure)", "RMS/λ used (1/mean λ/RMS)",
+                                                          "logRMSE (Γ variant)"], ".4f"), index=True)
+    by_dt = sweep.pivot(index="Δt", columns="run", values="logRMSE").rename(columns=lambda r: f"logRMSE, {r}")
+    page.table(by_dt, dict.fromkeys(by_dt.columns, ".4f"), index=True)
     glue_number("pub_logrmse_pythia", loops["baseline"].log_rmse, "logrmse_pythia")
     glue_number("pub_logrmse_seed3", loops["seed3"].log_rmse, "logrmse_seed3")
     glue_number("pub_logrmse_seed4", loops["seed4"].log_rmse, "logrmse_seed4")
@@ -276,16 +271,15 @@ if pub is not None:
             rows.append({"run": run, "bridge": bridge, "checkpoints": sp.n, "integration %": 100 * sp.integration,
                          "bridge %": 100 * sp.bridge, "total %": 100 * sp.total})
     pub_split = pd.DataFrame(rows).set_index(["run", "bridge"])
-    display(npmk.style.table(pub_split, {c: "{:.2f}" for c in pub_split if c.endswith("%")}, index=True))
+    page.table(pub_split, dict.fromkeys(["integration %", "bridge %", "total %"], ".2f"), index=True)
     excess = pd.concat([dy.force_excess(pub[run][0], pub[run][2]).assign(run=run) for run in ("baseline", "llama")])
     excess_summary = excess.groupby("run").agg(
         median_ratio=("ratio", "median"), min_ratio=("ratio", "min"), max_ratio=("ratio", "max"),
         cumulative=("predicted", "sum"), logged=("logged", "sum"))
     excess_summary["cumulative"] /= excess_summary.pop("logged")
-    display(npmk.style.table(excess_summary.rename(columns={"median_ratio": "median ratio", "min_ratio": "lowest",
-                                                            "max_ratio": "highest", "cumulative": "cumulative ratio"}),
-                             dict.fromkeys(["median ratio", "lowest", "highest", "cumulative ratio"], "{:.3f}"),
-                             index=True))
+    page.table(excess_summary.rename(columns={"median_ratio": "median ratio", "min_ratio": "lowest",
+                                              "max_ratio": "highest", "cumulative": "cumulative ratio"}),
+               dict.fromkeys(["median ratio", "lowest", "highest", "cumulative ratio"], ".3f"), index=True)
     ratio_split = pub_split.xs("ratio", level="bridge")
     gamma_split = pub_split.xs("gamma", level="bridge")
     glue_number("pub_self_integration_pct", ratio_split.loc["baseline", "integration %"])
@@ -359,8 +353,10 @@ plt.show()
 
 # %% tags=["remove-input"]
 klock_own = pd.DataFrame(rows).set_index("run")
-display(npmk.style.table(klock_own.rename(columns={"k_lock": "k-lock", "k_min": "lowest median k", "k_max": "highest median k",
-                                                  "measured": "RMS/λ measured", "gamma": "√Γ(1 + 2/k)"}), index=True))
+page.table(klock_own.rename(columns={"k_lock": "k-lock", "k_min": "lowest median k", "k_max": "highest median k",
+                                    "measured": "RMS/λ measured", "gamma": "√Γ(1 + 2/k)"}),
+           dict.fromkeys(["k-lock", "lowest median k", "highest median k", "RMS/λ measured", "√Γ(1 + 2/k)"], ".4f"),
+           index=True)
 glue_number("own_klock_min", klock_own["k_lock"].min(), "own_klock_min")
 glue_number("own_klock_max", klock_own["k_lock"].max(), "own_klock_max")
 ledger.check("own_bridge_ratio", float(klock_own["measured"].median()),
@@ -408,7 +404,8 @@ plt.show()
 
 # %% tags=["remove-input"]
 loops_own = pd.DataFrame(loop_rows).set_index("run")
-display(npmk.style.table(loops_own, index=True))
+page.table(loops_own, {"logRMSE": ".4f", "logRMSE at snapshots": ".4f", "integration %": ".2f",
+                       "bridge % (ratio)": ".2f", "bridge % (Γ)": ".2f", "RMS/λ used": ".4f"}, index=True)
 glue_number("own_logrmse_max", loops_own["logRMSE"].max())
 glue_number("own_logrmse_snap_max", loops_own["logRMSE at snapshots"].max())
 glue("own_n_snapshots_min", int(loops_own["snapshots"].min()), display=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -34,6 +35,8 @@ __all__ = [
     "load_force_log",
     "published_forces",
     "load_trajectory",
+    "LoopInputs",
+    "load_loop_inputs",
     "load_per_block",
     "load_per_layer",
     "load_real_closure",
@@ -192,6 +195,24 @@ def load_trajectory(run: str) -> pd.DataFrame:
     df = pd.DataFrame(_read_json(TRAJECTORIES[run]))
     df = df.rename(columns={"lambda": "lam", "sigma": "rms", "lambda_over_sigma": "lam_over_rms"})
     return df[["step", "k", "lam", "rms", "lam_over_rms"]].sort_values("step", ignore_index=True)
+
+
+class LoopInputs(NamedTuple):
+    """What the closed loop (:func:`npmk.dynamics.closed_loop`) of one published run reads."""
+
+    forces: pd.DataFrame  #: the class's rows of :func:`load_force_log` (‖W‖² per step, class totals)
+    trajectory: pd.DataFrame  #: :func:`load_trajectory` of the run (λ and RMS in weight units)
+    n_params: int  #: :func:`class_params` of the run's architecture (elements of the class)
+
+
+def load_loop_inputs(run: str, cls: str = "Transmission") -> LoopInputs:
+    """The force log of class ``cls``, the λ trajectory and the class size of a run that ships both files."""
+    if run not in FORCE_LOGS or run not in TRAJECTORIES:
+        both = tuple(r for r in FORCE_LOGS if r in TRAJECTORIES)
+        raise KeyError(f"run {run!r} lacks a force log or a λ trajectory; runs with both: {both}")
+    forces = load_force_log(run)
+    return LoopInputs(forces[forces["group"] == f"class:{cls}"], load_trajectory(run),
+                      class_params(load_config(FORCE_LOGS[run][1]), cls))
 
 
 def load_per_block(run: str) -> pd.DataFrame:

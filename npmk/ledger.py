@@ -77,8 +77,7 @@ class Claim:
     ``None``), ``statement`` the claim in words when it is not a number.
     ``tol`` is in the claim's ``unit``; ``tol_source`` says where it comes from.
     ``offline`` says why the claim cannot be tested offline ('' if it can).
-    ``glue``/``glue_verdict`` name the glue keys a chapter used before it called
-    :func:`check`; ``fmt`` is the format spec of our number.
+    ``fmt`` is the format spec of our number.
     """
 
     id: str
@@ -95,8 +94,6 @@ class Claim:
     tol: float
     tol_source: str
     offline: str
-    glue: str
-    glue_verdict: str
     fmt: str
     note: str
     value_text: str = ""
@@ -123,8 +120,6 @@ class Claim:
                 tol=_number(row["tol"]) or 0.0,
                 tol_source=row["tol_source"].strip(),
                 offline=row["offline"].strip(),
-                glue=row["glue"].strip(),
-                glue_verdict=row["glue_verdict"].strip(),
                 fmt=row["fmt"].strip() or ".4g",
                 note=row["note"].strip(),
                 value_text=row["value"].strip(),
@@ -320,24 +315,6 @@ def check(
     return result
 
 
-def verdict(ours: float, published: float | tuple[float, float], tol: float = 0.0) -> str:
-    """'reproduced' or 'miss (...)' for a number typed in a chapter: the route before :func:`check`.
-
-    Kept while chapters move to :func:`check`; the ledger page maps these
-    strings onto :data:`VERDICTS`.  NaN is a miss.
-    """
-    if ours is None or (isinstance(ours, float) and math.isnan(ours)):
-        return "miss (not computed)"
-    if isinstance(published, tuple):
-        lo, hi = published
-        if lo - tol <= ours <= hi + tol:
-            return "reproduced"
-        return f"miss ({ours:.4g} outside [{lo:.4g}, {hi:.4g}])"
-    if abs(ours - published) <= tol:
-        return "reproduced"
-    return f"miss ({ours:.4g} vs {published:.4g}, off by {ours - published:+.3g})"
-
-
 def show(checks: list[Check]) -> None:
     """Display a chapter's slice of the ledger: claim, published value with its source, ours, verdict.
 
@@ -361,17 +338,6 @@ def ledger_table(checks: list[Check]) -> str:
         [[c.claim.description, f"{c.claim.published} {{cite:p}}`{c.claim.source}`", c.ours, f"*{c.verdict}*"]
          for c in checks],
     )
-
-
-def number_or_dash(value: float | None, spec: str = ".4f") -> str:
-    """``value`` formatted with ``spec`` (e.g. '.4f'), or an em dash when it was not measured (None, NaN).
-
-    >>> number_or_dash(1.18076), number_or_dash(float("nan"))
-    ('1.1808', '—')
-    """
-    if value is None or math.isnan(value):
-        return DASH
-    return format(value, spec)
 
 
 # --- reading the executed notebooks ----------------------------------------------------------
@@ -417,18 +383,6 @@ class Row:
     ran: bool
 
 
-def _legacy_verdict(c: Claim, text: str) -> str:
-    """Map a verdict string glued by a chapter that does not call :func:`check` onto the vocabulary."""
-    text = text.strip().lower()
-    if text.startswith("reproduced"):
-        return "reproduced" if c.value is not None else "consistent"
-    if text.startswith("miss"):
-        return "miss"
-    if any(w in text for w in ("offline", "not recomputable", "not measured", "needs")):
-        return "not tested offline"
-    return "no verdict"
-
-
 def row(c: Claim, glued: dict[str, object] | None) -> Row:
     """The ledger row of claim ``c`` given its chapter's glued values (None: the chapter did not run)."""
     if glued is None:
@@ -436,21 +390,9 @@ def row(c: Claim, glued: dict[str, object] | None) -> Row:
     key = f"ledger.{c.id}"
     if f"{key}.verdict" in glued:
         return Row(c, str(glued.get(f"{key}.ours", DASH)), str(glued[f"{key}.verdict"]), ran=True)
-    ours = glued.get(c.glue) if c.glue else None
-    legacy = glued.get(c.glue_verdict) if c.glue_verdict else None
-    if isinstance(ours, (int, float)) and not isinstance(ours, bool) and not math.isnan(ours):
-        return Row(
-            c,
-            c.format(ours),
-            c.judge(ours) if c.numeric or legacy is None else _legacy_verdict(c, str(legacy)),
-            ran=True,
-        )
-    shown = str(ours) if ours is not None and str(ours) not in ("", "nan") else DASH
-    if legacy is not None:
-        return Row(c, shown, _legacy_verdict(c, str(legacy)), ran=True)
     if c.offline:
-        return Row(c, shown, "not tested offline", ran=True)
-    return Row(c, shown, "not run in this profile", ran=True)
+        return Row(c, DASH, "not tested offline", ran=True)
+    return Row(c, DASH, "not run in this profile", ran=True)
 
 
 def rows(executed_dir: Path, claims: dict[str, Claim] | None = None) -> list[Row]:

@@ -1,10 +1,17 @@
 """What a chapter puts on its page besides prose and figures: glued numbers, tables, the rerun note.
 
 A chapter keeps its sentences in markdown and glues only numbers or one-word
-verdicts (:func:`glue_values`); it shows tables through :func:`table` (no index,
-units in the headers, fixed precision, thousands separators, an em dash for a
-value that was not measured); and it ends with :func:`rerun_note`, which says
-how to rerun the page and what it ran on.
+verdicts (:func:`glue_values`); it shows tables through :func:`table`, the
+book's one table formatter (no index, units in the headers, fixed precision,
+thousands separators, an em dash for a value that was not measured), and
+formats a number or an interval in a cell or a glued phrase with :func:`number`
+and :func:`span`; and it ends with :func:`rerun_note`, which says how to rerun
+the page and what it ran on.
+
+Tables are markdown, not pandas Stylers: myst-nb turns a displayed (or glued)
+``text/markdown`` table into a Sphinx table, which the book's theme pads,
+stripes and wraps in a horizontal scroll box, and it stays readable as text in
+the executed notebook.
 """
 
 from __future__ import annotations
@@ -71,44 +78,104 @@ def glue_number(key: str, value: float, claim: str | None = None, **check: objec
         ledger.check(claim, float(value), **check)
 
 
-def _cell(value: object, spec: str | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+def number(value: object, spec: str) -> str:
+    """``value`` formatted with ``spec`` (e.g. '.4f', '+.2%', ',d'); an em dash when it is missing.
+
+    A value that rounds to zero shows no minus sign.
+
+    >>> number(-0.00001, "+.4f"), number(1234567, ",d"), number(float("nan"), ".4f")
+    ('+0.0000', '1,234,567', '—')
+    """
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return DASH
+    text = format(value, spec)
+    if text.startswith("-") and not any(ch in "123456789" for ch in text.split("e")[0]):
+        text = ("+" if "+" in spec else "") + text[1:]
+    return text
+
+
+def span(lo: float | None, hi: float | None, spec: str = ".4f", *, brackets: bool = False) -> str:
+    """The interval from ``lo`` to ``hi``, each end formatted by :func:`number`.
+
+    'lo–hi', or '[lo, hi]' with ``brackets``; one value when both ends print
+    the same (a point, e.g. an anchor at one step); an em dash when an end is
+    missing.
+
+    >>> span(1000, 24000, ",.0f"), span(5000.0, 5000.0, ",.0f"), span(-0.00001, 0.0123, "+.4f", brackets=True)
+    ('1,000–24,000', '5,000', '[+0.0000, +0.0123]')
+    >>> span(float("nan"), 1.2)
+    '—'
+    """
+    a, b = number(lo, spec), number(hi, spec)
+    if DASH in (a, b):
+        return DASH
+    if a == b:
+        return a
+    return f"[{a}, {b}]" if brackets else f"{a}–{b}"
+
+
+def _whole(col: pd.Series) -> bool:
+    """A float column whose every value is a whole number (a count or a step stored as float)."""
+    v = col.dropna()
+    return pd.api.types.is_float_dtype(col) and len(v) > 0 and bool((v % 1 == 0).all())
+
+
+def _cell(value: object, spec: str | None) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    if isinstance(value, str):
+        return value
     if spec:
-        return format(value, spec)
-    if isinstance(value, bool):
+        return number(value, spec)
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
         return "yes" if value else "no"
     if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
         return f"{int(value):,}"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return number(value, ",.0f" if abs(value) >= 1e4 else ".4g")
     return str(value)
+
+
+def _flat(column: object) -> str:
+    """A column heading; a MultiIndex heading ('network', 'Δk') as 'network Δk'."""
+    if isinstance(column, tuple):
+        return " ".join(str(part) for part in column if str(part))
+    return str(column)
 
 
 def table_markdown(df: pd.DataFrame, formats: Mapping[str, str] | None = None, *, index: bool = False) -> str:
     """``df`` as a markdown table: ``formats`` maps a column to a format spec (e.g. '.4f', ',d').
 
-    Integers get thousands separators, other floats 4 significant digits,
-    booleans yes/no, missing values an em dash; ``|`` in a cell is escaped.
+    A column not named in ``formats`` shows integers (and floats that are all
+    whole numbers) with thousands separators, other floats to 4 significant
+    digits, booleans as yes/no; a missing value is an em dash, and a value that
+    rounds to zero has no minus sign. ``index``: the index becomes the first
+    column(s), headed by its name. Levels of a MultiIndex heading are joined by
+    a space; ``|`` in a cell is escaped.
 
-    >>> df = pd.DataFrame({"model": ["a|b", "c"], "n": [1234567, 2], "k": [1.18076, float("nan")]})
+    >>> df = pd.DataFrame({"model": ["a|b", "c"], "n": [1234567, 2], "k": [1.18076, float("nan")],
+    ...                    "step": [143000.0, float("nan")]})
     >>> print(table_markdown(df, {"k": ".4f"}))
-    | model | n | k |
-    |---|--:|--:|
-    | a\\|b | 1,234,567 | 1.1808 |
-    | c | 2 | — |
+    | model | n | k | step |
+    |---|--:|--:|--:|
+    | a\\|b | 1,234,567 | 1.1808 | 143,000 |
+    | c | 2 | — | — |
     """
-    formats = dict(formats or {})
     if index:
-        df = df.reset_index()
+        df = df.rename_axis(index=[name if name is not None else "" for name in df.index.names]).reset_index()
+    df = df.set_axis([_flat(c) for c in df.columns], axis=1)
+    formats = dict(formats or {})
     unknown = set(formats) - set(df.columns)
     if unknown:
         raise KeyError(f"table: formats name columns that {list(df.columns)} lacks: {sorted(unknown)}")
+    for c in df.columns:
+        if c not in formats and _whole(df[c]):
+            formats[c] = ",.0f"
     numeric = [
         pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns
     ]
     lines = [
-        "| " + " | ".join(str(c) for c in df.columns) + " |",
+        "| " + " | ".join(c.replace("|", r"\|") for c in df.columns) + " |",
         "|" + "".join("--:|" if n else "---|" for n in numeric),
     ]
     for row in df.itertuples(index=False):
@@ -118,11 +185,12 @@ def table_markdown(df: pd.DataFrame, formats: Mapping[str, str] | None = None, *
 
 
 def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, *, index: bool = False,
-          folded: str | None = None):
-    """Display ``df`` as a formatted markdown table (see :func:`table_markdown`).
+          folded: str | None = None) -> None:
+    """Display ``df`` as a formatted markdown table (see :func:`table_markdown`): the book's one table style.
 
     ``folded``: a title; the table is then shown folded under it, one click
-    away (for long reference tables).
+    away (for long reference tables). A table that a ``{glue:figure}`` shows
+    is glued as ``glue(key, Markdown(table_markdown(df, formats)), display=False)``.
     """
     from IPython.display import Markdown, display
 

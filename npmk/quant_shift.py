@@ -51,9 +51,12 @@ __all__ = [
     "band_verdict",
     "bias_bands",
     "corrected_interval",
+    "direction",
+    "lowest_type",
     "resolution",
     "sample_chunks",
     "shift_table",
+    "shift_text",
 ]
 
 CHUNK = 256
@@ -234,6 +237,43 @@ def resolution(band: pd.DataFrame, width: float) -> pd.Series:
     return pd.Series(np.select(
         [band["worst"].isna(), band["worst"] <= tol, band["spread"] <= tol],
         ["unknown", "as is", "after correction"], "no"), index=band.index, name="resolves")
+
+
+def lowest_type(band: pd.DataFrame, levels: set[str]) -> str | None:
+    """The type with the fewest bits per weight whose ``resolves`` (:func:`resolution`) is in ``levels``.
+
+    ``band``: :func:`bias_bands` rows (indexed by type) with a ``resolves``
+    column; None when no type qualifies.
+    """
+    ok = list(band.index[band["resolves"].isin(levels)])
+    return min(ok, key=lambda t: TYPES[t].bits) if ok else None
+
+
+def direction(dk: pd.Series) -> str:
+    """Which way a type moves k over the networks: 'up on every network', 'down on every network',
+    'in both directions' (a zero shift counts as neither up nor down), or an em dash for no networks."""
+    if not len(dk):
+        return "—"
+    if (dk > 0).all():
+        return "up on every network"
+    if (dk < 0).all():
+        return "down on every network"
+    return "in both directions"
+
+
+def shift_text(dk: float, se: float, method: str) -> str:
+    """A shift as the headline table shows it: '+0.0123 ± 0.0004', with ' *' when the fit was censored.
+
+    A shift below half the last digit with no larger standard error shows as
+    '< 0.0001'; a refused fit (NaN) as '— (not fitted)'.
+    """
+    if not math.isfinite(dk):
+        return "— (not fitted)"
+    star = " *" if method == "sort-censored" else ""
+    if abs(dk) < 5e-5 and not se >= 5e-5:
+        return "< 0.0001" + star
+    text = f"{round(dk, 4) + 0.0:+.4f}"  # + 0.0: a shift that rounds to zero shows +0, never -0
+    return text + (f" ± {se:.4f}" if math.isfinite(se) else "") + star
 
 
 def corrected_interval(k: float, lo: float, hi: float) -> tuple[float, float]:

@@ -50,9 +50,10 @@ import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file
+from transformers import PretrainedConfig
 
 from npmk.data import cache_dir
-from npmk.models import FAMILY, build
+from npmk.models import FAMILY, build, model_config
 from npmk.runconfig import PRESETS, RunConfig, RunConfigMismatch, config_key, config_record
 from npmk.train import prepare, train
 
@@ -77,6 +78,11 @@ class Run:
     def family(self) -> str:
         """The transformers model_type: "gpt_neox" or "llama"."""
         return FAMILY[self.config.arch]
+
+    @property
+    def model_config(self) -> PretrainedConfig:
+        """The transformers config of the run's model (architecture, size, vocabulary, context)."""
+        return model_config(self.config.arch, self.config.size, self.data["vocab_size"], self.config.seq_len)
 
     @cached_property
     def forces(self) -> pd.DataFrame:

@@ -1,13 +1,9 @@
-"""One figure style and one table style for every chapter."""
+"""One figure style for every chapter (tables: :func:`npmk.page.table`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
-from pandas.io.formats.style import Styler
 
 from npmk.ledger import claim
 
@@ -29,40 +25,6 @@ def use() -> None:
             "figure.autolayout": True,
         }
     )
-
-
-#: what a table shows for a missing value
-MISSING = "—"
-
-
-def _yes_no(x: object) -> str:
-    return MISSING if pd.isna(x) else ("yes" if x else "no")
-
-
-def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, *, index: bool = False) -> Styler:
-    """``df`` as a formatted table: missing values as an em dash, booleans as yes/no.
-
-    ``formats`` maps a column to a format string ("{:.4f}"); a column not named
-    there is shown with thousands separators if it is integer-valued, with 4
-    decimals if it is another number, as it is otherwise.
-
-    >>> html = table(pd.DataFrame({"step": [1000.0, None], "ok": [True, False]})).to_html()
-    >>> "1,000" in html and "—" in html and "yes" in html
-    True
-    """
-    fmt: dict[str, object] = {}
-    for c in df.columns:
-        col = df[c]
-        if pd.api.types.is_bool_dtype(col) or (col.dtype == object and col.dropna().map(type).eq(bool).all()
-                                                 and col.notna().any()):
-            fmt[c] = _yes_no
-        elif pd.api.types.is_numeric_dtype(col):
-            whole = col.dropna().mod(1).eq(0).all() and col.notna().any()
-            fmt[c] = "{:,.0f}" if whole else "{:.4f}"
-    fmt.update(formats or {})
-    # the class the book's theme styles pandas tables by (borders, stripes)
-    styled = df.style.format(fmt, na_rep=MISSING).set_table_attributes('class="dataframe"')
-    return styled if index else styled.hide(axis="index")
 
 
 def band(ax, claim, label: str, color: str = "0.6", alpha: float = 0.3) -> None:

@@ -43,6 +43,9 @@ GOOD = HEADER + textwrap.dedent("""\
     from myst_nb import glue
     print(f"x={x!r} label={label!r}")
     glue("doubled", float(2 * x), display=False)
+    # what npmk.ledger.check glues (the toy claim lives in the test project's claims.csv, not the package's)
+    glue("ledger.twice.ours", f"{2 * x:.1f}", display=False)
+    glue("ledger.twice.verdict", "reproduced" if 2 * x == 10 else "miss", display=False)
 
     # %% [markdown]
     # Twice x is {glue:text}`doubled:.1f`.
@@ -456,9 +459,9 @@ NOTES = """\
 """
 
 CLAIMS = """\
-id,chapter,evidence,description,value,lo,hi,unit,statement,source,where,tol,tol_source,offline,glue,glue_verdict,fmt,note
-twice,good,independent,Twice x,10,,,,,toy,here,0,exact,,doubled,,.1f,
-later,later,independent,A claim of a chapter not written yet,1,,,,,toy,here,0,exact,,doubled,,.1f,
+id,chapter,evidence,description,value,lo,hi,unit,statement,source,where,tol,tol_source,offline,fmt,note
+twice,good,independent,Twice x,10,,,,,toy,here,0,exact,,.1f,
+later,later,independent,A claim of a chapter not written yet,1,,,,,toy,here,0,exact,,.1f,
 """
 
 

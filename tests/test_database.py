@@ -9,7 +9,7 @@ import pytest
 
 from npmk import data
 from npmk import database as D
-from npmk.ledger import verdict
+from npmk.ledger import claim
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +24,18 @@ def test_ffn_band_and_cv_computed_and_judged(db):
     assert round(100 * band.cv, 2) == 0.48
     # at the paper's printed precision the lower end is 1.187, not its 1.186
     assert (round(band.lo, 3), round(band.hi, 3)) == (1.187, 1.204)
-    # the CV is a miss against the printed 0.51% at its two decimals
-    assert verdict(round(100 * band.cv, 2), 0.51, tol=0.005).startswith("miss")
+    # the band lies inside the published one; the CV is a miss against the printed 0.51% at its two decimals
+    assert claim("ffn_band").judge((band.lo, band.hi)) == "consistent"
+    assert claim("ffn_cv").judge(100 * band.cv) == "miss"
 
 
 def test_lambda_scaling_computed_and_judged(db):
     sc = D.lambda_scaling(db, "Pythia")
     assert sc.n == 5
     assert round(sc.r, 3) == 0.941
-    assert verdict(round(sc.r, 2), 0.94, tol=0.005) == "reproduced"
+    assert claim("lambda_r").judge(sc.r) == "reproduced"
     assert round(sc.slope, 4) == 0.0854
-    assert verdict(round(sc.slope, 3), 0.087, tol=0.0005).startswith("miss")
+    assert claim("lambda_slope").judge(sc.slope) == "miss"
 
 
 def _published_state_edges() -> dict[str, float]:

@@ -16,7 +16,7 @@ MUST_HAVE_EXAMPLES = {
     "npmk.weibull": ("fit", "fit_mle", "halfnormal_anchor", "WeibullFit"),
     "npmk._measure": ("measure",),
     "npmk.ledger": ("check", "Claim.judge"),
-    "npmk.page": ("table_markdown", "rerun_markdown"),
+    "npmk.page": ("number", "span", "table_markdown", "rerun_markdown"),
 }
 
 

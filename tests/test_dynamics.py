@@ -19,12 +19,10 @@ W, T = dd.PAPER_WARMUP, dd.PAPER_STEPS
 
 
 def _published_loop(run: str, every: int | None = None, **kw) -> dy.ClosedLoop:
-    forces = dd.load_force_log(run)
-    forces = forces[forces["group"] == "class:Transmission"]
+    forces, trajectory, n = dd.load_loop_inputs(run)
     if every is not None:
         forces = dy.thin_log(forces, every)
-    n = dd.class_params(dd.load_config(dd.FORCE_LOGS[run][1]))
-    return dy.closed_loop(forces, dd.load_trajectory(run), n, **kw)
+    return dy.closed_loop(forces, trajectory, n, **kw)
 
 
 def test_rise_phase_shares_reproduce_paper(needs_data):

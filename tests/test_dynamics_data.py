@@ -45,6 +45,18 @@ def test_baseline_rms_is_the_trajectory_rms():
     np.testing.assert_allclose(f.loc[common], t.loc[common], rtol=2e-4)  # fp32 RMS of the same weights
 
 
+def test_loop_inputs_bundle_one_class_of_a_run():
+    inp = dd.load_loop_inputs("llama")
+    assert set(inp.forces["group"]) == {"class:Transmission"} and inp.forces["run"].eq("llama").all()
+    assert inp.trajectory.equals(dd.load_trajectory("llama"))
+    # six blocks of W_o (512²) and gate/up/down (512 × 1376 each)
+    assert inp.n_params == dd.class_params(dd.load_config("llama")) == 6 * (512**2 + 3 * 512 * 1376)
+    sel = dd.load_loop_inputs("seed3", "Selection")
+    assert sel.n_params == 6 * 3 * 512**2 and set(sel.forces["group"]) <= {"class:Selection"}
+    with pytest.raises(KeyError, match="lacks a force log or a λ trajectory"):
+        dd.load_loop_inputs("llama_qk")  # a force log without a trajectory
+
+
 def test_real_pythia_files_agree():
     k_by_step = dd.load_real_k_by_step()
     assert k_by_step["step"].is_monotonic_increasing and len(k_by_step) >= 20

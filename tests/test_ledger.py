@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from npmk import ledger
-from npmk.ledger import Claim, ClaimError, check, claim, load_claims, number_or_dash, verdict
+from npmk.ledger import Claim, ClaimError, check, claim, load_claims
 
 CLAIM_FIELDS = (
     "id,chapter,evidence,description,value,lo,hi,unit,statement,source,where,tol,tol_source,"
-    "offline,glue,glue_verdict,fmt,note"
+    "offline,fmt,note"
 ).split(",")
 
 
@@ -123,15 +123,7 @@ def _claims(tmp_path):
     path = tmp_path / "claims.csv"
     rows = [
         _row(id="new", chapter="ch", value="1.20", tol="0.005", fmt=".3f", description="uses | pipes"),
-        _row(
-            id="legacy",
-            chapter="ch",
-            evidence="authors-data",
-            lo="1",
-            hi="2",
-            glue="k",
-            glue_verdict="k_verdict",
-        ),
+        _row(id="unchecked", chapter="ch", evidence="authors-data", lo="1", hi="2"),
         _row(id="offline", chapter="ch", lo="1", hi="2", offline="needs the Hub"),
         _row(id="other", chapter="gone", value="3"),
     ]
@@ -142,7 +134,7 @@ def _claims(tmp_path):
     return load_claims(path)
 
 
-def test_rows_use_check_keys_legacy_keys_and_say_when_a_chapter_did_not_run(tmp_path):
+def test_rows_read_check_keys_only_and_say_when_a_chapter_did_not_run(tmp_path):
     claims = _claims(tmp_path)
     _notebook(
         tmp_path / "ch.ipynb",
@@ -150,8 +142,8 @@ def test_rows_use_check_keys_legacy_keys_and_say_when_a_chapter_did_not_run(tmp_
     )
     got = {r.claim.id: (r.ours, r.verdict) for r in ledger.rows(tmp_path, claims)}
     assert got["new"] == ("1.250", "miss")
-    # a legacy number is judged again from the claims table, whatever the chapter glued
-    assert got["legacy"] == ("2.5", "miss")
+    # a value the chapter glued under its own key is no verdict: only check() makes one
+    assert got["unchecked"] == ("—", "not run in this profile")
     assert got["offline"] == ("—", "not tested offline")
     assert got["other"] == ("—", "not run in this profile")
 
@@ -193,10 +185,3 @@ def test_summary_counts_misses_among_independent_claims(tmp_path):
     assert "tests 3 of the papers' claims" in text
     assert "0 agree with the published value, 1 miss, 1 need data this machine cannot reach" in text
 
-
-def test_number_or_dash_and_the_legacy_verdict():
-    assert number_or_dash(1.18076) == "1.1808"
-    assert number_or_dash(np.nan, ".2f") == "—"
-    assert number_or_dash(None) == "—"
-    assert verdict(1.1809, 1.1808, tol=1e-4) == "reproduced"
-    assert verdict(1.21, (1.186, 1.204)).startswith("miss (")

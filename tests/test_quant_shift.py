@@ -100,3 +100,24 @@ def test_bias_band_resolution_and_reading():
     assert band_verdict((1.18, 1.21), (1.13, 1.19)) == "undecided"
     assert band_verdict((1.20, 1.21), (1.13, 1.19)) == "outside"
     assert band_verdict((math.nan, 1.2), (1.13, 1.19)) == "undecided"
+
+
+def test_lowest_type_direction_and_shift_text():
+    import pandas as pd
+
+    from npmk.quant_shift import direction, lowest_type, shift_text
+
+    bands = pd.DataFrame({"resolves": ["as is", "after correction", "as is", "no"]},
+                         index=["Q8_0", "Q4_K", "Q6_K", "Q4_0"])
+    assert lowest_type(bands, {"as is"}) == "Q6_K"  # 6.56 bits beat Q8_0's 8.5
+    assert lowest_type(bands, {"as is", "after correction"}) == "Q4_K"
+    assert lowest_type(bands, {"unknown"}) is None
+    assert direction(pd.Series([0.01, 0.02])) == "up on every network"
+    assert direction(pd.Series([-0.01, -0.02])) == "down on every network"
+    assert direction(pd.Series([-0.01, 0.0])) == "in both directions"
+    assert direction(pd.Series([], dtype=float)) == "—"
+    assert shift_text(0.01234, 0.0005, "sort") == "+0.0123 ± 0.0005"
+    assert shift_text(-0.04, math.nan, "sort-censored") == "-0.0400 *"
+    assert shift_text(-0.00003, 0.00001, "sort") == "< 0.0001"
+    assert shift_text(-0.00003, 0.0002, "sort") == "+0.0000 ± 0.0002"
+    assert shift_text(math.nan, math.nan, "sort") == "— (not fitted)"

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from npmk import skeleton
 from npmk.runconfig import PRESETS, RunConfig, RunConfigMismatch, lr_at, snapshot_schedule
 from npmk.runs import cli, get_run, load_run, runs_dir
 from npmk.train import train
@@ -25,6 +26,14 @@ def _cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     return load_run(train(TINY, tmp_path_factory.mktemp("runs") / "full", progress=False))
+
+
+def test_run_model_config_is_the_trained_models(full_run):
+    # the config a chapter reads the attention layout from is the one the snapshots were trained with
+    cfg, model = full_run.model_config, full_run.model(full_run.snapshot_steps[-1])
+    assert cfg.to_diff_dict() == {**model.config.to_diff_dict(), "use_cache": cfg.use_cache}
+    assert skeleton.attention_arch(cfg) == skeleton.AttentionArch("MHA-merged", cfg.num_attention_heads,
+                                                                  cfg.num_attention_heads, True)
 
 
 def test_run_products(full_run):
