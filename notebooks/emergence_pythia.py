@@ -50,12 +50,10 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import data, dynamics_data, ledger
+from npmk import data, dynamics_data, ledger, runstats
 from npmk.capabilities import pythia_eval_keys, pythia_evals
-from npmk.checkpoints import open_checkpoint
 from npmk.emergence import change_point, emergence, lead_lag_table, smooth
 from npmk.prediction import p_text, prediction_table
-from npmk.runstats import weight_statistics
 
 npmk.style.use()
 
@@ -124,20 +122,10 @@ glue("tab-py-emergence", pythia_em.pivot(index="capability", columns="model", va
 # uniformly over the analysed range ({func}`npmk.emergence.lead_lag_table`).
 
 # %% tags=["remove-input"]
-def real_pythia_stats() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pythia-70M's pooled k and λ by step (long: model, statistic, step, value) and its per-matrix k."""
-    k_by_step, closure = dynamics_data.load_real_k_by_step(), dynamics_data.load_real_closure()
-    stats = pd.concat([
-        pd.DataFrame({"model": "pythia-70m", "statistic": "weibull_k", "step": k_by_step["step"],
-                      "value": k_by_step["k"]}),
-        pd.DataFrame({"model": "pythia-70m", "statistic": "weibull_lam", "step": closure["step"].astype(int),
-                      "value": closure["lam_obs"]}),
-    ], ignore_index=True)
-    return stats, dynamics_data.load_real_perblock_k()
-
-
-loaded = data.load_or_note_missing(real_pythia_stats)
-real_stats, perblock = loaded if loaded else (pd.DataFrame(columns=["model", "statistic", "step", "value"]), None)
+real_stats = data.load_or_note_missing(dynamics_data.load_real_statistics)
+perblock = data.load_or_note_missing(dynamics_data.load_real_perblock_k) if real_stats is not None else None
+if real_stats is None:
+    real_stats = pd.DataFrame(columns=["model", "statistic", "step", "value"])
 caps70 = evals[evals["model"] == "pythia-70m"][["model", "capability", "step", "value", "stderr", "direction"]]
 real = (lead_lag_table(real_stats, caps70, n_perm=n_perm, n_perm_rate=n_perm_rate, seed=seed)
         if len(real_stats) and len(caps70) else None)
@@ -212,27 +200,26 @@ else:
 # ## Every statistic at every size (`full` profile)
 #
 # With hub access the `full` profile measures every statistic of
-# {mod}`npmk.runstats` on each size's checkpoints at its evaluated steps and
-# applies the lab chapter's leave-one-out rule across sizes ({mod}`npmk.prediction`):
-# for a capability that emerges at three sizes or more, does a statistic's change
+# {mod}`npmk.runstats` on each size's checkpoints at its evaluated steps (from
+# step 1; the drift of each checkpoint is taken from the evaluated step before
+# it). Each checkpoint is a few {mod}`npmk.sweep` tasks on a Dask cluster (a
+# local one, or the scheduler named by `NPMK_SCHEDULER`), whose Parquet rows stay
+# under the cache's `sweeps/emergence_pythia`, so a rerun measures only what is
+# missing; the lab's statistics go through the same aggregation
+# ({func}`npmk.runstats.group_statistics`). The section then applies the lab
+# chapter's leave-one-out rule across sizes ({mod}`npmk.prediction`): for a
+# capability that emerges at three sizes or more, does a statistic's change
 # point at the other sizes predict its emergence step at the left-out size better
 # than the median step of the others? (With five sizes the intervals are wide;
 # this is the check that a relationship found at 70M holds at 410M.) Offline the
 # section is skipped.
 
 # %% tags=["remove-cell"]
-def hub_snapshots(size: str):
-    """(step, 2-D tensors) of EleutherAI/pythia-<size> at each evaluated step ≥ 1, one checkpoint at a time."""
-    for step in pythia_eval_keys(size):
-        if step >= 1:
-            ckpt = open_checkpoint(f"EleutherAI/pythia-{size}", revision=f"step{step}")
-            yield step, {i.name: ckpt.tensor(i) for i in ckpt.infos() if len(i.shape) == 2}
-
-
 sizes_table = None
 if hub_sizes:
-    hub = pd.concat([weight_statistics(hub_snapshots(size), family="gpt_neox", progress=True)
-                     .assign(model=f"pythia-{size}") for size in hub_sizes], ignore_index=True)
+    series = {f"pythia-{size}": (f"EleutherAI/pythia-{size}", [s for s in pythia_eval_keys(size) if s >= 1])
+              for size in hub_sizes}
+    hub = runstats.hub_statistics(series, data.cache_dir() / "sweeps" / "emergence_pythia")
     ev = []
     for (model, group, statistic), s in hub.dropna(subset=["value"]).groupby(["model", "group", "statistic"]):
         ev.append({"run": model, "candidate": f"{statistic} · {group}", "u": change_point(s.step, s.value).u})

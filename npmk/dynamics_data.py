@@ -42,6 +42,7 @@ __all__ = [
     "load_real_closure",
     "load_real_perblock_k",
     "load_real_k_by_step",
+    "load_real_statistics",
 ]
 
 #: registry prefix of the paper's published derived data (Ding 2026, CC BY 4.0)
@@ -259,3 +260,18 @@ def load_real_k_by_step() -> pd.DataFrame:
     """Pooled Transmission k of real Pythia-70M per checkpoint: step, k."""
     raw = _read_json("real_pythia/realpythia_k_by_step.json")
     return pd.DataFrame({"step": [int(s) for s in raw], "k": list(raw.values())}).sort_values("step", ignore_index=True)
+
+
+def load_real_statistics() -> pd.DataFrame:
+    """Real Pythia-70M's pooled Transmission Weibull shape and scale per checkpoint, in the long
+    layout of :mod:`npmk.runstats`: model ("pythia-70m"), statistic ("weibull_k", "weibull_lam"),
+    step, value (λ in weight units).  k from :func:`load_real_k_by_step`, λ = ``lam_obs`` of
+    :func:`load_real_closure` (both files list the same 23 checkpoints, steps 1 to 143,000).
+    """
+    k_by_step, closure = load_real_k_by_step(), load_real_closure()
+    return pd.concat([
+        pd.DataFrame({"model": "pythia-70m", "statistic": "weibull_k", "step": k_by_step["step"].astype(int),
+                      "value": k_by_step["k"]}),
+        pd.DataFrame({"model": "pythia-70m", "statistic": "weibull_lam", "step": closure["step"].astype(int),
+                      "value": closure["lam_obs"]}),
+    ], ignore_index=True)

@@ -3,8 +3,9 @@
 A :class:`Spec` is a grid of (source, revision) pairs times what to measure:
 ``by`` (pooled / kind / class / layer / tensor rows, as :func:`npmk.measure`), the body
 fraction ``trim`` (or a tuple of them, fitted from one reading) and, optionally, the spectral statistics of
-:mod:`npmk.spectra` (medians over each row's matrices). It expands into
-:class:`Task` s, one per (source, revision, by); :func:`run_task` reads one
+:mod:`npmk.spectra` and the drift from the previous checkpoint of the same
+source (cosine and relative change; medians over each row's matrices). It
+expands into :class:`Task` s, one per (source, revision, by); :func:`run_task` reads one
 checkpoint, one tensor at a time, and returns tidy rows with the columns of
 :data:`SCHEMA`. It never raises for a bad input: a task that fails returns one
 row whose ``error`` holds the message (empty string when the task succeeded).
@@ -73,7 +74,7 @@ __all__ = [
     "use_scheduler",
 ]
 
-BY = ("pooled", "kind", "tensor", "class", "layer")
+BY = ("pooled", "kind", "tensor", "class", "layer")  # as npmk.measure
 
 #: Pythia's 154 saved checkpoints (Biderman et al. 2023): step 0, 1, 2, 4, ..., 512, then every 1000 to 143000.
 PYTHIA_STEPS = (0, *(2**i for i in range(10)), *range(1000, 143_001, 1000))
@@ -88,6 +89,7 @@ def pythia_revisions() -> list[str]:
 REVISION_SETS = {"pythia": pythia_revisions}
 
 _STATS = ["alpha", "stable_rank", "effective_rank", "spectral_norm"]
+_DRIFT = ["cosine", "rel_change"]
 
 #: Columns of every row (one schema for every file, error rows included, so the dataset reads as one table).
 SCHEMA = pa.schema([
@@ -101,6 +103,7 @@ SCHEMA = pa.schema([
     ("family", pa.string()), ("subsample", pa.int64()), ("seed", pa.int64()), ("quantized", pa.string()),
     *((s, pa.float64()) for s in _STATS),
     ("layer", pa.int64()), ("fit_error", pa.string()),
+    ("previous", pa.string()), *((s, pa.float64()) for s in _DRIFT),
     ("bytes", pa.int64()), ("npmk_version", pa.string()), ("task", pa.string()), ("error", pa.string()),
 ])
 
@@ -124,7 +127,10 @@ class Task:
     revision: Hub branch, tag or commit (None: a local path, or the Hub's main);
     by, trim, family, subsample, seed: as :func:`npmk.measure` (a tuple of trims: one
     block of rows per trim from one reading, a fit the engine refuses a row with its
-    reason in ``fit_error``); spectral: add the median spectral statistics of each row's matrices.
+    reason in ``fit_error``); spectral: add the median spectral statistics of each row's matrices;
+    previous: a revision of the same source to measure the drift from (columns cosine and
+    rel_change, medians of :func:`npmk.spectra.drift` over each row's matrices; None: no drift,
+    both null).
     """
 
     source: str
@@ -135,11 +141,19 @@ class Task:
     family: str | None = None
     subsample: int | None = None
     seed: int = 42
+    previous: str | None = None
 
     @property
     def key(self) -> str:
-        """16 hex digits of the SHA-256 of the task's fields: its file name and Dask key."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        """16 hex digits of the SHA-256 of the task's fields: its file name and Dask key.
+
+        ``previous`` counts only when set, so tasks without drift keep the keys (and
+        the finished files) they had before the field existed.
+        """
+        fields = asdict(self)
+        if self.previous is None:
+            del fields["previous"]
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def filename(self) -> str:
@@ -147,13 +161,20 @@ class Task:
 
     def __str__(self) -> str:
         at = f"@{self.revision}" if self.revision else ""
-        return f"{self.source}{at} by {self.by}"
+        since = f" since {self.previous}" if self.previous else ""
+        return f"{self.source}{at} by {self.by}{since}"
 
 
 @dataclass(frozen=True)
 class Spec:
     """A sweep: every (source, revision) pair in ``pairs`` measured ``by`` each of ``by``
-    (the other fields as :class:`Task`)."""
+    (the other fields as :class:`Task`).
+
+    drift: each task also measures how far every matrix moved from the source's
+    previous revision in ``pairs`` order (its :attr:`Task.previous`), so list the
+    revisions in training order.  The first revision of each source has nothing to
+    compare with: its task is the same as without drift (cosine and rel_change null).
+    """
 
     pairs: tuple[tuple[str, str | None], ...]
     by: tuple[str, ...] = ("pooled",)
@@ -162,6 +183,7 @@ class Spec:
     family: str | None = None
     subsample: int | None = None
     seed: int = 42
+    drift: bool = False
 
     def __post_init__(self) -> None:
         from npmk.weibull import body_bounds
@@ -196,6 +218,7 @@ class Spec:
             by: [pooled, kind]         # default [pooled]
             trim: 0.8                  # or a list, e.g. [0.8, 0.9, 1.0]: one block of rows per trim
             spectral: false
+            drift: false               # cosine and relative change to the previous revision of each source
             family: null               # skeleton rule table when config.json cannot tell
             subsample: null            # fit this many values drawn per row (NPM-K: 10000000), seed 42
             seed: 42
@@ -206,7 +229,7 @@ class Spec:
             raise ValueError(f"{path}: cannot read the sweep spec ({exc})") from None
         if not isinstance(doc, dict) or "grid" not in doc:
             raise ValueError(f"{path}: a sweep spec is a mapping with a 'grid' list (see npmk.sweep.Spec.from_yaml)")
-        unknown = set(doc) - {"grid", "by", "trim", "spectral", "family", "subsample", "seed"}
+        unknown = set(doc) - {"grid", "by", "trim", "spectral", "drift", "family", "subsample", "seed"}
         if unknown:
             raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} in the sweep spec")
         pairs: list[tuple[str, str | None]] = []
@@ -219,12 +242,19 @@ class Spec:
         return cls(pairs=tuple(pairs), by=tuple([by] if isinstance(by, str) else by),
                    trim=tuple(map(float, trim)) if isinstance(trim, list) else float(trim),
                    spectral=bool(doc.get("spectral", False)),
-                   family=doc.get("family"), subsample=doc.get("subsample"), seed=int(doc.get("seed", 42)))
+                   family=doc.get("family"), subsample=doc.get("subsample"), seed=int(doc.get("seed", 42)),
+                   drift=bool(doc.get("drift", False)))
 
     def tasks(self) -> list[Task]:
         """The tasks in grid order, duplicates dropped."""
-        tasks = [Task(s, r, b, self.trim, self.spectral, self.family, self.subsample, self.seed)
-                 for s, r in self.pairs for b in self.by]
+        pairs = list(dict.fromkeys(self.pairs))
+        last: dict[str, str | None] = {}
+        previous = []
+        for source, revision in pairs:
+            previous.append(last.get(source) if self.drift else None)
+            last[source] = revision
+        tasks = [Task(s, r, b, self.trim, self.spectral, self.family, self.subsample, self.seed, p)
+                 for (s, r), p in zip(pairs, previous) for b in self.by]
         return list(dict.fromkeys(tasks))
 
 
@@ -267,18 +297,34 @@ def matrix_spectra(ckpt, family: str, *, kinds=None, dtype=None) -> pd.DataFrame
     return pd.concat(parts, ignore_index=True)
 
 
-def _spectral(ckpt, family: str, by: str) -> pd.DataFrame:
-    """Median spectral statistics per row (population) of ``by`` over :func:`matrix_spectra`."""
-    per_matrix = matrix_spectra(ckpt, family)
+def matrix_drift(ckpt, before, family: str) -> pd.DataFrame:
+    """:func:`npmk.spectra.drift` of each 2-D skeleton matrix of ``ckpt`` from checkpoint ``before``,
+    with its kind, cls and layer; one matrix of each checkpoint in memory at a time."""
+    from npmk import skeleton, spectra
+
+    earlier = {i.name: i for i in before.infos()}
+    rows = []
+    for info in ckpt.infos():
+        d = skeleton.classify(info.name, info.shape, family)
+        if not (d.include and len(info.shape) == 2):
+            continue
+        if info.name not in earlier:
+            raise KeyError(f"{info.name} is in {ckpt.label} but not in the previous checkpoint {before.label}")
+        moved = spectra.drift({info.name: before.tensor(earlier[info.name])}, {info.name: ckpt.tensor(info)})
+        rows.append(moved.assign(kind=d.kind, cls=d.cls, layer=d.layer))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _medians(per_matrix: pd.DataFrame, by: str, columns: list[str]) -> pd.DataFrame:
+    """Medians of ``columns`` of per-matrix rows (name, kind, cls, layer) over each row (population) of ``by``."""
     block = per_matrix["layer"].map(lambda x: "outside" if pd.isna(x) else f"L{x:.0f}")
     row = {"pooled": "pooled", "kind": per_matrix["kind"], "class": per_matrix["cls"], "tensor": per_matrix["name"],
            "layer": per_matrix["cls"] + "/" + block}
-    return per_matrix.assign(name=row[by])[["name", *_STATS]].groupby("name", sort=False).median().reset_index()
+    return per_matrix.assign(name=row[by])[["name", *columns]].groupby("name", sort=False).median().reset_index()
 
 
 def _rows(task: Task) -> pd.DataFrame:
     # Imported here, on the worker: the client (npmk sweep) never needs torch.
-    from npmk import skeleton
     from npmk._measure import measure
     from npmk.checkpoints import open_checkpoint
 
@@ -286,9 +332,12 @@ def _rows(task: Task) -> pd.DataFrame:
     df = measure(ckpt, by=task.by, trim=task.trim, family=task.family, subsample=task.subsample, seed=task.seed,
                  progress=False)
     df = df.rename(columns={"lam": "lambda", "error": "fit_error"}).drop(columns=["source"])
+    family = df["family"].iloc[0]  # as measure resolved it
     if task.spectral:
-        family = task.family or skeleton.family_of(ckpt.config or {})
-        df = df.merge(_spectral(ckpt, family, task.by), on="name", how="left")
+        df = df.merge(_medians(matrix_spectra(ckpt, family), task.by, _STATS), on="name", how="left")
+    if task.previous is not None:
+        before = open_checkpoint(task.source, task.previous)
+        df = df.merge(_medians(matrix_drift(ckpt, before, family), task.by, _DRIFT), on="name", how="left")
     df["commit"] = _hub_commit(ckpt)
     df["bytes"] = sum(i.nbytes for i in ckpt.infos())
     return df
@@ -308,7 +357,7 @@ def run_task(task: Task) -> pd.DataFrame:
 
 def _identity(task: Task) -> dict:
     # no trim: measure's rows carry theirs, one block per trim of a tuple
-    return {"source": task.source, "revision": task.revision, "by": task.by,
+    return {"source": task.source, "revision": task.revision, "by": task.by, "previous": task.previous,
             "npmk_version": _version(), "task": task.key}
 
 
@@ -574,10 +623,13 @@ def cli(argv: list[str]) -> int:
     parser.add_argument("--revisions", nargs="+", default=None,
                         help="Hub revisions for every source; 'pythia' = the 154 Pythia checkpoints step0..step143000")
     parser.add_argument("--by", nargs="+", choices=BY, default=["pooled"],
-                        help="rows per checkpoint: pooled (default), kind, tensor; several allowed")
+                        help="rows per checkpoint: pooled (default), kind, tensor, class, layer; several allowed")
     parser.add_argument("--trim", type=float, default=0.8, help="body fraction fitted, in (0, 1] (default 0.8)")
     parser.add_argument("--spectral", action="store_true",
                         help="add spectral statistics (alpha, stable/effective rank, spectral norm; row medians)")
+    parser.add_argument("--drift", action="store_true",
+                        help="add cosine and relative change to each source's previous revision (row medians; "
+                        "null at its first)")
     parser.add_argument("--family", default=None, help="skeleton rule table when config.json cannot tell")
     parser.add_argument("--subsample", type=int, default=None,
                         help="fit this many magnitudes drawn per row (NPM-K: 10000000); default: all values")
@@ -595,7 +647,8 @@ def cli(argv: list[str]) -> int:
             spec = Spec.from_yaml(args.spec)
         else:
             spec = Spec.grid(args.source, args.revisions, by=tuple(args.by), trim=args.trim,
-                             spectral=args.spectral, family=args.family, subsample=args.subsample, seed=args.seed)
+                             spectral=args.spectral, family=args.family, subsample=args.subsample, seed=args.seed,
+                             drift=args.drift)
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be a positive integer, got {args.workers}")
     except ValueError as exc:

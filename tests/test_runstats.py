@@ -46,3 +46,18 @@ def test_steps_must_increase_and_input_must_hold_the_skeleton():
         weight_statistics([], family="gpt_neox")
     with pytest.raises(ValueError, match="no Transmission or Selection"):
         weight_statistics([(0, {"x.weight": torch.ones(4, 4)})], family="gpt_neox")
+
+
+@pytest.mark.usefixtures("needs_data")
+def test_real_pythia_statistics_are_the_dynamics_data_in_the_long_layout():
+    from npmk import dynamics_data
+
+    stats = dynamics_data.load_real_statistics()
+    assert list(stats.columns) == ["model", "statistic", "step", "value"] and set(stats.model) == {"pythia-70m"}
+    k = stats[stats.statistic == "weibull_k"].set_index("step")["value"]
+    lam = stats[stats.statistic == "weibull_lam"].set_index("step")["value"]
+    by_step, closure = dynamics_data.load_real_k_by_step(), dynamics_data.load_real_closure()
+    assert k.to_dict() == dict(zip(by_step.step, by_step.k))
+    assert lam.to_dict() == dict(zip(closure.step.astype(int), closure.lam_obs))
+    assert k.index.is_monotonic_increasing and 1.0 < k.iloc[-1] < 1.4  # a trained model's k, near the anchor
+    assert (lam > 0).all()

@@ -275,3 +275,87 @@ def test_the_shared_client_follows_npmk_scheduler_and_use_scheduler(monkeypatch)
         sweep.use_scheduler(b.scheduler_address)  # closes the first client, the next call connects to b
         assert client.status == "closed" and sweep.shared_client().scheduler.address == b.scheduler_address
         sweep.use_scheduler(None)
+
+
+# --- drift between consecutive revisions, and the emergence chapter's hub path -----------------------
+
+
+def _snapshots(repo: str):
+    """(step, every tensor) of ``repo`` at REVISIONS, read as the sweep reads them."""
+    from npmk.checkpoints import open_checkpoint
+
+    for rev in REVISIONS:
+        ckpt = open_checkpoint(repo, rev)
+        yield int(rev.removeprefix("step")), {i.name: ckpt.tensor(i) for i in ckpt.infos()}
+
+
+def test_drift_sweep_equals_runstats_on_the_same_tensors(client, hub, tmp_path):
+    from npmk import runstats
+
+    repo = "npmk-test/neox-fp16"
+    spec = Spec.grid([repo], REVISIONS, by=("tensor",), spectral=True, drift=True)
+    tasks = spec.tasks()
+    assert [t.previous for t in tasks] == [None, *REVISIONS[:-1]]
+    # the first revision has nothing to compare with: the same task, key and rows as without drift
+    assert tasks[0] == Task(repo, REVISIONS[0], "tensor", spectral=True)
+    assert tasks[1].key != Task(repo, REVISIONS[1], "tensor", spectral=True).key
+    sweep(spec, tmp_path, client=client, progress=False)
+    rows = load(tmp_path, spec)
+    assert (rows.error == "").all()
+    first = rows[rows.revision == REVISIONS[0]]
+    assert first.previous.isna().all() and first.cosine.isna().all() and first.rel_change.isna().all()
+    snaps = list(_snapshots(repo))
+    for (_, before), (step, after), rev in zip(snaps, snaps[1:], REVISIONS[1:]):
+        got = rows[rows.revision == rev].set_index("name")
+        want = spectra.drift(before, {n: after[n] for n in got.index}).set_index("name")
+        assert (got.previous == f"step{step - 1}").all()
+        pd.testing.assert_frame_equal(got[["cosine", "rel_change"]], want, check_exact=True, check_names=False)
+    serial = runstats.weight_statistics(snaps, family="gpt_neox").set_index(["step", "group", "statistic"])
+    fitted = Spec.grid([repo], REVISIONS, by=("class", "layer"))
+    sweep(fitted, tmp_path, client=client, progress=False)
+    swept = runstats.sweep_statistics(load(tmp_path, [spec, fitted])).set_index(["step", "group", "statistic"])
+    # the same engine, spectra and drift on the same tensors: identical, not merely close
+    pd.testing.assert_frame_equal(swept, serial, check_exact=True)
+
+
+@pytest.fixture
+def shared_on_test_cluster(client):
+    """npmk.sweep.cached sends its tasks to the test's cluster (whose workers see the fake hub)."""
+    from npmk import sweep
+
+    sweep.use_scheduler(client.scheduler.address)
+    yield
+    sweep.use_scheduler(None)
+
+
+@pytest.mark.usefixtures("shared_on_test_cluster")
+def test_hub_statistics_gives_every_statistic_of_every_model(hub, tmp_path, monkeypatch):
+    from npmk import runstats, sweep
+
+    series = {"neox": ("npmk-test/neox-fp16", [0, 1, 2]), "llama": ("npmk-test/llama-bf16", [1, 2])}
+    table = runstats.hub_statistics(series, tmp_path)
+    assert list(table.columns) == ["model", "group", "statistic", "step", "value"]
+    for model, (_, steps) in series.items():
+        mine = table[table.model == model]
+        assert sorted(mine.step.unique()) == steps
+        assert {"Transmission", "Selection", "Selection L0", "Selection L1"} <= set(mine.group)
+        per_group = mine.groupby(["group", "step"]).statistic.apply(set)
+        assert all(s == set(runstats.STATISTICS) for s in per_group)
+        first = mine[mine.step == steps[0]]
+        assert first[first.statistic.isin(["cosine", "rel_change"])].value.isna().all()
+        later = mine[(mine.step > steps[0]) & (mine.statistic != "rel_change")]  # rel_change after step 0 is NaN
+        assert later.value.notna().all()
+    with monkeypatch.context() as mp:  # a rerun reads the finished tasks and sends nothing to a cluster
+        mp.setattr(sweep, "shared_client", lambda: pytest.fail("every task was finished"))
+        pd.testing.assert_frame_equal(runstats.hub_statistics(series, tmp_path), table)
+    with pytest.raises(sweep.SweepFailed, match="step999"):
+        runstats.hub_statistics({"gone": ("npmk-test/neox-fp16", [0, 999])}, tmp_path)
+
+
+def test_drift_from_a_spec_file_follows_each_sources_own_revisions(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("grid:\n  - sources: [a/x, a/y]\n    revisions: [step1, step8, step64]\ndrift: true\n")
+    previous = {(t.source, t.revision): t.previous for t in Spec.from_yaml(path).tasks()}
+    assert previous == {("a/x", "step1"): None, ("a/x", "step8"): "step1", ("a/x", "step64"): "step8",
+                        ("a/y", "step1"): None, ("a/y", "step8"): "step1", ("a/y", "step64"): "step8"}
+    assert all(t.previous is None for t in Spec.grid(["a/x"], ["step1", "step8"]).tasks())  # off by default
