@@ -50,7 +50,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import data, dynamics_data, ledger, runstats
+from npmk import data, dynamics_data, ledger, page, runstats
 from npmk.capabilities import pythia_eval_keys, pythia_evals
 from npmk.emergence import change_point, emergence, lead_lag_table, smooth
 from npmk.prediction import p_text, prediction_table
@@ -96,8 +96,9 @@ pythia_em = pd.DataFrame(em_rows, columns=["model", "capability", "step", "u", "
 lam = pythia_em[(pythia_em.capability == "lambada_openai acc") & pythia_em.emerged]
 glue("lambada_em_min", float(lam["step"].min()) if len(lam) else math.nan, display=False)
 glue("lambada_em_max", float(lam["step"].max()) if len(lam) else math.nan, display=False)
-glue("tab-py-emergence", pythia_em.pivot(index="capability", columns="model", values="step").round(0),
-     display=False)
+glue("tab-py-emergence", Markdown(page.table_markdown(
+    pythia_em.pivot(index="capability", columns="model", values="step"),
+    {m: ",.0f" for m in pythia_em.model.unique()}, index=True)), display=False)
 
 # %% [markdown]
 # ```{glue:figure} tab-py-emergence
@@ -154,8 +155,10 @@ if real is not None:
             "cp_at_edge": "at last/first step", "step_cap": "emergence (step)", "emerged": "emerged",
             "lag": "lag (decades)", "p": "p (lead–lag)", "level_r": "r of levels", "rate_r": "r of rates",
             "rate_p": "p (rates)"}
-    glue("tab-py-70m", d[list(cols)].rename(columns=cols).style.hide(axis="index").format(precision=3),
-         display=False)
+    glue("tab-py-70m", Markdown(page.table_markdown(
+        d[list(cols)].rename(columns=cols),
+        {"change point (step)": ",.0f", "emergence (step)": ",.0f",
+         **{c: ".3f" for c in ["lag (decades)", "r of levels", "r of rates", "p (rates)"]}})), display=False)
     k_row = d[(d.statistic == "weibull_k") & (d.capability == "lambada_openai acc")].iloc[0]
     glue("real_k_cp", float(k_row.step_stat), display=False)
     glue("real_k_lag", float(k_row.lag), display=False)
@@ -234,8 +237,13 @@ if hub_sizes:
 
 # %% tags=["remove-input"]
 if sizes_table is not None:
-    display(sizes_table.sort_values("mae")[["capability", "candidate", "n", "mae", "mae_median", "d_median_hi",
-                                            "p_median", "lead", "lead_lo", "lead_hi", "predicts"]].round(3).head(30))
+    page.table(sizes_table.sort_values("mae")[["capability", "candidate", "n", "mae", "mae_median", "d_median_hi",
+                                               "p_median", "lead", "lead_lo", "lead_hi", "predicts"]].head(30)
+               .rename(columns={"mae": "error", "mae_median": "error, median baseline",
+                                "d_median_hi": "Δ vs median, upper", "p_median": "p vs median",
+                                "lead_lo": "lead, lower", "lead_hi": "lead, upper"}),
+               {c: ".3f" for c in ["error", "error, median baseline", "Δ vs median, upper", "lead", "lead, lower",
+                                   "lead, upper"]})
     glue("hub_n_predict", int(sizes_table.predicts.sum()), display=False)
 else:
     display(Markdown("*Not computed in this profile: `hub_sizes` is empty (needs the Hugging Face Hub).*"))
