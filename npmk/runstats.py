@@ -173,16 +173,27 @@ def run_statistics(cfg: RunConfig) -> tuple[Run, pd.DataFrame]:
     pool can train and measure several configs at once.
 
     The statistics run on one torch thread, as training does: on matrices this small,
-    extra threads only spin — measured 5x more CPU time on 2 shared cores.
+    extra threads only spin — measured 5x more CPU time on 2 shared cores. They are
+    kept beside the run as ``statistics/<key>.parquet``, the key a hash of the code that
+    computes them (:func:`npmk._codehash.code_hash`), so a rerun reads them and a code
+    change recomputes them.
     """
+    from npmk._codehash import MEASURING, code_hash
+    from npmk._files import write_atomic
+
     run = get_run(cfg, progress=False)
+    path = run.dir / "statistics" / f"{code_hash((*MEASURING, 'npmk.snapshots', 'npmk.runstats'))[:16]}.parquet"
+    if path.is_file():
+        return run, pd.read_parquet(path)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         snaps = ((s, run.snapshot(s)) for s in run.snapshot_steps)
-        return run, weight_statistics(snaps, family=run.family)
+        stats = weight_statistics(snaps, family=run.family)
     finally:
         torch.set_num_threads(before)
+    write_atomic(path, stats.to_parquet(index=False))
+    return run, stats
 
 
 # --- Hub checkpoint series, through npmk.sweep ------------------------------------------------------

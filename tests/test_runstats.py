@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -61,3 +62,25 @@ def test_real_pythia_statistics_are_the_dynamics_data_in_the_long_layout():
     assert lam.to_dict() == dict(zip(closure.step.astype(int), closure.lam_obs))
     assert k.index.is_monotonic_increasing and 1.0 < k.iloc[-1] < 1.4  # a trained model's k, near the anchor
     assert (lam > 0).all()
+
+
+def test_run_statistics_are_kept_beside_the_run_and_read_back(tmp_path, monkeypatch):
+    from npmk import runstats
+    from npmk.runconfig import RunConfig
+    from npmk.runs import get_run
+
+    monkeypatch.setenv("NPMK_CACHE", str(tmp_path))
+    cfg = RunConfig(arch="pythia", size="tiny", steps=12, seed=0, snap_every=6)
+    run, first = runstats.run_statistics(cfg)
+    snaps = ((s, run.snapshot(s)) for s in run.snapshot_steps)
+    pd.testing.assert_frame_equal(first, weight_statistics(snaps, family=run.family))
+    [kept] = (run.dir / "statistics").glob("*.parquet")
+    assert not [p for p in kept.parent.iterdir() if p != kept]  # written atomically: no temp file left
+
+    def fail(*args, **kwargs):
+        raise AssertionError("recomputed although the statistics are kept")
+
+    monkeypatch.setattr(runstats, "weight_statistics", fail)
+    again_run, again = runstats.run_statistics(cfg)
+    assert again_run.dir == get_run(cfg, progress=False).dir
+    pd.testing.assert_frame_equal(again, first)
