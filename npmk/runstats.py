@@ -175,7 +175,7 @@ def run_statistics(cfg: RunConfig) -> tuple[Run, pd.DataFrame]:
     The statistics run on one torch thread, as training does: on matrices this small,
     extra threads only spin — measured 5x more CPU time on 2 shared cores. They are
     kept beside the run as ``statistics/<key>.parquet``, the key a hash of the code that
-    computes them (:func:`npmk._codehash.code_hash`), so a rerun reads them and a code
+    computes them (``npmk._codehash.code_hash``), so a rerun reads them and a code
     change recomputes them.
     """
     from npmk._codehash import MEASURING, code_hash
