@@ -55,7 +55,6 @@ scheduler: str | None = None  # or the address of a running Dask scheduler whose
 seed = 0
 
 # %% tags=["remove-cell"]
-import logging
 import math
 from contextlib import nullcontext
 
@@ -63,12 +62,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from distributed import Client, LocalCluster
+from distributed import Client
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 import npmk.style
-from npmk import ledger, page
+from npmk import ledger, page, sweep
 from npmk.emergence import change_point, emergence, smooth
 from npmk.prediction import prediction_table
 from npmk.runconfig import RunConfig, overrides_label
@@ -112,8 +111,7 @@ npmk.style.use()
 # %% tags=["remove-cell"]
 configs = [RunConfig.from_spec({**base, **g}) for g in grid]
 # runs cached by config come back at once; the others train on the cluster, one run per worker
-local = nullcontext() if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                     dashboard_address=":0", silence_logs=logging.ERROR)
+local = nullcontext() if scheduler else sweep.local_cluster(workers, threads=1)
 with local as cluster, Client(scheduler or cluster) as client:
     done = client.gather(client.map(run_statistics, configs, pure=False))
 

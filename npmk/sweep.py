@@ -65,6 +65,7 @@ __all__ = [
     "cached",
     "cli",
     "load",
+    "local_cluster",
     "matrix_spectra",
     "measure_frame",
     "pythia_revisions",
@@ -419,7 +420,7 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _local_cluster(workers: int, *, threads: int) -> LocalCluster:
+def local_cluster(workers: int, *, threads: int) -> LocalCluster:
     """A LocalCluster of ``workers`` worker processes (one task at a time each) whose torch, OpenMP
     and BLAS may use ``threads`` cores.
 
@@ -470,7 +471,7 @@ def _run(tasks: list[Task], out: Path, *, workers: int | None, scheduler: str | 
     cluster = own_client = None
     if client is None:
         if scheduler is None:
-            cluster = _local_cluster(workers or _cores(), threads=1)
+            cluster = local_cluster(workers or _cores(), threads=1)
         own_client = client = Client(scheduler or cluster)
     bar_tasks = tqdm(total=len(tasks), initial=result.skipped, unit="task", desc="npmk sweep",
                      file=sys.stderr, disable=not progress, position=0)
@@ -553,7 +554,7 @@ def shared_client() -> Client:
     if "client" not in _shared:
         address = _shared.get("address") or os.environ.get(SCHEDULER_ENV) or None
         if address is None:
-            _shared["cluster"] = _local_cluster(_cores(), threads=_cores())
+            _shared["cluster"] = local_cluster(_cores(), threads=_cores())
         _shared["client"] = Client(address or _shared["cluster"])
     return _shared["client"]
 
